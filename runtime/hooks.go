@@ -1,0 +1,59 @@
+package runtime
+
+import "context"
+
+// The hooks below are the points where a node's behaviour can be shaped
+// beyond calling its service. Go code may implement them directly; the Wasm
+// plugin host is adapted to them by the config compiler, so the runtime never
+// depends on the plugin ABI.
+//
+// Every hook is called concurrently from many requests and must be safe for
+// that. Byte slices passed in are valid only until the hook returns; a hook
+// that keeps data must copy it.
+
+// RequestShaper rewrites a node's input before its service is called
+// (OPEA's align_inputs). It may replace the input with call.SetInput, set or
+// delete outgoing headers, or answer in place of the service with
+// call.ShortCircuit.
+type RequestShaper interface {
+	ShapeRequest(ctx context.Context, call *Call) error
+}
+
+// ResponseShaper rewrites a node's output after its service answered
+// (OPEA's align_outputs), using call.SetOutput.
+type ResponseShaper interface {
+	ShapeResponse(ctx context.Context, call *Call) error
+}
+
+// EventShaper rewrites one server-sent event of a streamed output
+// (OPEA's align_generator). It appends the new event to dst and returns it;
+// returning dst unchanged drops the event.
+type EventShaper interface {
+	ShapeEvent(ctx context.Context, event []byte, dst []byte) ([]byte, error)
+}
+
+// NamedInput is the output of one predecessor, as seen by an Aggregator.
+type NamedInput struct {
+	// Name is the predecessor's node name.
+	Name string
+	// Data is its output; valid only during the Aggregate call.
+	Data []byte
+	// ContentType is its output's media type, empty when unknown.
+	ContentType []byte
+}
+
+// Aggregator combines the outputs of several predecessors into one node
+// input (fan-in). It appends the result to dst and returns it. Inputs are in
+// the order of the node's "after" list, leaving out predecessors that did
+// not run.
+type Aggregator interface {
+	Aggregate(ctx context.Context, inputs []NamedInput, dst []byte) ([]byte, error)
+}
+
+// Router decides which successors of a node run, given the node's output
+// (conditional flow). selected has one entry per successor, in the order of
+// successors, all true on entry; the router sets an entry to false to skip
+// that successor.
+type Router interface {
+	Route(ctx context.Context, output []byte, successors []string, selected []bool) error
+}
