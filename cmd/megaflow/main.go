@@ -21,6 +21,9 @@ type command struct {
 	run func(args []string) int
 }
 
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
 var commands = map[string]command{}
 
 // register adds a subcommand; it panics on a duplicate name because that is

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+
+	"github.com/megaflow/megaflow/runtime"
+	"github.com/valyala/fasthttp"
+)
+
+func init() {
+	register("echo", "run the echo microservice alone, as a remote service", runEcho)
+}
+
+func runEcho(args []string) int {
+	fs := flag.NewFlagSet("echo", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:7070", "listen `address` host:port")
+	maxBody := fs.Int("max-body-bytes", 64<<20, "largest request body accepted, in `bytes`")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: megaflow echo [--listen ADDR]\n\nAnswer POST on any path with the request body and its Content-Type, and GET /health with 200.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitUsage(err)
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "megaflow echo: cannot listen on %s: %v\n", *listen, err)
+		return 1
+	}
+	slog.New(slog.NewJSONHandler(os.Stderr, nil)).Info("echo microservice serving", "listen", ln.Addr().String())
+	srv := &fasthttp.Server{Handler: runtime.EchoHandler, Name: "megaflow-echo", NoDefaultServerHeader: true, MaxRequestBodySize: *maxBody}
+	if err := srv.Serve(ln); err != nil {
+		fmt.Fprintf(os.Stderr, "megaflow echo: %v\n", err)
+		return 1
+	}
+	return 0
+}

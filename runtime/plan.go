@@ -1,0 +1,361 @@
+package runtime
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// FlowSpec describes a flow (a DAG of nodes) before compilation.
+type FlowSpec struct {
+	// Name is the flow's name, used in errors and metrics.
+	Name string
+	// Nodes lists the nodes; order matters only as a tie-breaker.
+	Nodes []NodeSpec
+	// Output names the node whose result is the flow's response. Empty
+	// means the only leaf; a flow with several leaves must set it.
+	Output string
+}
+
+// NodeSpec is one node of a FlowSpec.
+type NodeSpec struct {
+	// Name identifies the node within the flow. Empty means the service's
+	// name, so a service used twice needs a name on at least one node.
+	Name string
+	// Service is what the node calls. It must have a Handler or be remote
+	// with an Executor, see Exec.
+	Service *MicroService
+	// Exec runs the node. Nil means Service.Handler for a local service;
+	// remote services get their upstream client from the caller that
+	// compiles the plan.
+	Exec Executor
+	// After names the node's predecessors. Empty makes it a start node that
+	// receives the client's request.
+	After []string
+	// Optional lets the flow go on when the node fails. When unset, the
+	// service's Optional applies.
+	Optional bool
+
+	// Hooks; nil means none. Aggregate is used only when two or more
+	// predecessors ran; without it the input is a JSON object keyed by
+	// predecessor name.
+	Request   RequestShaper
+	Response  ResponseShaper
+	Events    EventShaper
+	Aggregate Aggregator
+	Route     Router
+	// Hook names, for graphs and error messages.
+	RequestName, ResponseName, EventsName, AggregateName, RouteName string
+}
+
+// Plan is a compiled, immutable flow. It is safe for concurrent use by any
+// number of requests.
+type Plan struct {
+	name   string
+	nodes  []planNode
+	starts []int32
+	output int32
+	// topo lists node indexes in a topological order.
+	topo []int32
+	// ancestorsOfOutput[i] is true when node i is the output node or one of
+	// its ancestors.
+	ancestorsOfOutput []bool
+	// pool holds reusable run states for this plan.
+	pool runStatePool
+}
+
+type planNode struct {
+	NodeSpec
+	index    int32
+	optional bool
+	preds    []int32
+	succs    []int32
+	// succNames lists successor names in succs order, for routers.
+	succNames []string
+	// predPos maps a predecessor index to its position in preds.
+	predPos map[int32]int
+}
+
+// Name returns the flow's name.
+func (p *Plan) Name() string { return p.name }
+
+// NodeNames returns the node names in definition order.
+func (p *Plan) NodeNames() []string {
+	names := make([]string, len(p.nodes))
+	for i := range p.nodes {
+		names[i] = p.nodes[i].Name
+	}
+	return names
+}
+
+// Output returns the name of the output node.
+func (p *Plan) Output() string { return p.nodes[p.output].Name }
+
+// PlanError is a flow that cannot be compiled. Problems lists every problem
+// found, each a complete sentence.
+type PlanError struct {
+	Flow     string
+	Problems []string
+}
+
+func (e *PlanError) Error() string {
+	if len(e.Problems) == 1 {
+		return fmt.Sprintf("flow %q: %s", e.Flow, e.Problems[0])
+	}
+	return fmt.Sprintf("flow %q: %d problems: %s", e.Flow, len(e.Problems), strings.Join(e.Problems, "; "))
+}
+
+// CompilePlan validates spec and compiles it into a Plan. All problems are
+// reported at once in a *PlanError: a node without a service, duplicate
+// node names, an unknown predecessor, a cycle (printed as a path such as
+// a → b → c → a), nodes unreachable from any start node, an unknown output
+// node, and several leaves with no output chosen.
+func CompilePlan(spec FlowSpec) (*Plan, error) {
+	perr := &PlanError{Flow: spec.Name}
+	if len(spec.Nodes) == 0 {
+		perr.Problems = append(perr.Problems, "has no nodes; add at least one node")
+		return nil, perr
+	}
+
+	p := &Plan{name: spec.Name, nodes: make([]planNode, len(spec.Nodes)), output: -1}
+	byName := make(map[string]int32, len(spec.Nodes))
+	for i, ns := range spec.Nodes {
+		n := &p.nodes[i]
+		n.NodeSpec = ns
+		n.index = int32(i)
+		if n.Name == "" && ns.Service != nil {
+			n.Name = ns.Service.Name
+		}
+		n.optional = ns.Optional || (ns.Service != nil && ns.Service.Optional)
+		if n.Exec == nil && ns.Service != nil && ns.Service.Handler != nil && !ns.Service.Remote {
+			n.Exec = ns.Service.Handler
+		}
+		switch {
+		case n.Name == "":
+			perr.add("node %d has neither a name nor a service", i+1)
+			continue
+		case ns.Service == nil:
+			perr.add("node %q has no service", n.Name)
+		case n.Exec == nil:
+			perr.add("node %q: service %q has no executor; set a Handler for a local service or compile the plan with an upstream client", n.Name, ns.Service.Name)
+		}
+		if _, dup := byName[n.Name]; dup {
+			perr.add("node %q is defined twice; give one of them a distinct name", n.Name)
+			continue
+		}
+		byName[n.Name] = int32(i)
+	}
+
+	for i := range p.nodes {
+		n := &p.nodes[i]
+		n.predPos = make(map[int32]int, len(n.After))
+		for _, pred := range n.After {
+			j, ok := byName[pred]
+			switch {
+			case !ok:
+				perr.add("node %q comes after unknown node %q%s", n.Name, pred, suggest(pred, keys(byName)))
+				continue
+			case j == int32(i):
+				perr.add("node %q comes after itself; a cycle: %s → %s", n.Name, n.Name, n.Name)
+				continue
+			}
+			if _, dup := n.predPos[j]; dup {
+				perr.add("node %q lists predecessor %q twice", n.Name, pred)
+				continue
+			}
+			n.predPos[j] = len(n.preds)
+			n.preds = append(n.preds, j)
+			p.nodes[j].succs = append(p.nodes[j].succs, int32(i))
+			p.nodes[j].succNames = append(p.nodes[j].succNames, n.Name)
+		}
+		if len(n.After) == 0 {
+			p.starts = append(p.starts, int32(i))
+		}
+	}
+
+	if cycle := findCycle(p.nodes); cycle != nil {
+		perr.add("has a cycle: %s", strings.Join(cycle, " → "))
+	} else {
+		p.topo = topoOrder(p.nodes)
+	}
+	if len(p.starts) == 0 && len(p.nodes) > 0 {
+		perr.add("has no start node; at least one node must have no \"after\"")
+	}
+	reach := reachable(p.nodes, p.starts)
+	for i := range p.nodes {
+		if !reach[i] && p.nodes[i].Name != "" {
+			perr.add("node %q is unreachable from any start node", p.nodes[i].Name)
+		}
+	}
+
+	var leaves []string
+	for i := range p.nodes {
+		if len(p.nodes[i].succs) == 0 {
+			leaves = append(leaves, p.nodes[i].Name)
+		}
+	}
+	switch {
+	case spec.Output != "":
+		j, ok := byName[spec.Output]
+		if !ok {
+			perr.add("output names unknown node %q%s", spec.Output, suggest(spec.Output, keys(byName)))
+		}
+		p.output = j
+	case len(leaves) == 1:
+		p.output = byName[leaves[0]]
+	case len(leaves) > 1:
+		perr.add("has %d leaves (%s) and no output; set output to the node whose result is the response", len(leaves), strings.Join(leaves, ", "))
+	}
+
+	if len(perr.Problems) > 0 {
+		return nil, perr
+	}
+	p.ancestorsOfOutput = make([]bool, len(p.nodes))
+	markAncestors(p.nodes, p.output, p.ancestorsOfOutput)
+	p.pool.plan = p
+	return p, nil
+}
+
+func (e *PlanError) add(format string, args ...any) {
+	e.Problems = append(e.Problems, fmt.Sprintf(format, args...))
+}
+
+// findCycle returns the node names of one cycle, first name repeated at the
+// end, or nil when the graph is acyclic. Self-loops are reported elsewhere.
+func findCycle(nodes []planNode) []string {
+	const (
+		unvisited = iota
+		onStack
+		done
+	)
+	state := make([]uint8, len(nodes))
+	var stack []int32
+	var found []string
+	var visit func(i int32) bool
+	visit = func(i int32) bool {
+		state[i] = onStack
+		stack = append(stack, i)
+		for _, s := range nodes[i].succs {
+			switch state[s] {
+			case onStack:
+				at := slices.Index(stack, s)
+				for _, k := range stack[at:] {
+					found = append(found, nodes[k].Name)
+				}
+				found = append(found, nodes[s].Name)
+				return true
+			case unvisited:
+				if visit(s) {
+					return true
+				}
+			}
+		}
+		stack = stack[:len(stack)-1]
+		state[i] = done
+		return false
+	}
+	for i := range nodes {
+		if state[i] == unvisited && visit(int32(i)) {
+			return found
+		}
+	}
+	return nil
+}
+
+// topoOrder returns node indexes so that every node comes after its
+// predecessors, ties kept in definition order (Kahn's algorithm).
+func topoOrder(nodes []planNode) []int32 {
+	indeg := make([]int, len(nodes))
+	for i := range nodes {
+		indeg[i] = len(nodes[i].preds)
+	}
+	order := make([]int32, 0, len(nodes))
+	for i := range nodes {
+		if indeg[i] == 0 {
+			order = append(order, int32(i))
+		}
+	}
+	for k := 0; k < len(order); k++ {
+		for _, s := range nodes[order[k]].succs {
+			indeg[s]--
+			if indeg[s] == 0 {
+				order = append(order, s)
+			}
+		}
+	}
+	return order
+}
+
+func reachable(nodes []planNode, starts []int32) []bool {
+	seen := make([]bool, len(nodes))
+	queue := append([]int32(nil), starts...)
+	for _, s := range starts {
+		seen[s] = true
+	}
+	for len(queue) > 0 {
+		i := queue[0]
+		queue = queue[1:]
+		for _, s := range nodes[i].succs {
+			if !seen[s] {
+				seen[s] = true
+				queue = append(queue, s)
+			}
+		}
+	}
+	return seen
+}
+
+func markAncestors(nodes []planNode, i int32, mark []bool) {
+	if mark[i] {
+		return
+	}
+	mark[i] = true
+	for _, p := range nodes[i].preds {
+		markAncestors(nodes, p, mark)
+	}
+}
+
+func keys(m map[string]int32) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// suggest returns `; did you mean "x"?` when a known name is within a small
+// edit distance of name, and "" otherwise.
+func suggest(name string, known []string) string {
+	best, bestDist := "", 3
+	for _, k := range known {
+		if d := editDistance(name, k); d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf("; did you mean %q?", best)
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

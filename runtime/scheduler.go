@@ -1,0 +1,587 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"regexp"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// NodeState is what happened to a node in one run.
+type NodeState uint8
+
+const (
+	// NodePending: the node has not finished (only seen in a run that
+	// ended early).
+	NodePending NodeState = iota
+	// NodeRan: the node produced an output.
+	NodeRan
+	// NodeSkipped: a routing decision, or every predecessor being skipped,
+	// kept the node from running; or the request ended before it started.
+	NodeSkipped
+	// NodeFailed: the node's service, executor or hook failed.
+	NodeFailed
+)
+
+func (s NodeState) String() string {
+	switch s {
+	case NodeRan:
+		return "ran"
+	case NodeSkipped:
+		return "skipped"
+	case NodeFailed:
+		return "failed"
+	}
+	return "pending"
+}
+
+// ErrDeadline is the cause recorded when the flow deadline passes.
+var ErrDeadline = errors.New("flow deadline exceeded")
+
+// runState is the per-request state of one plan execution. It is pooled
+// per plan and reset between requests, so a run through an in-process plan
+// allocates nothing. It also serves as the context.Context that nodes
+// receive, which avoids a context allocation per request.
+//
+// Ownership: the request goroutine holds one reference and every node that
+// has not finished holds one; the state returns to the pool when the last
+// reference is dropped, which lets a request answer at once when a required
+// node fails while its siblings wind down.
+type runState struct {
+	plan   *Plan
+	parent context.Context
+
+	start    time.Time
+	deadline time.Time
+	input    []byte
+	inType   []byte
+	reqID    []byte
+	trace    []byte
+
+	pending []atomic.Int32 // predecessors not yet finished, per node
+	active  []atomic.Int32 // predecessors that ran and selected the node
+	state   []NodeState
+	errs    []error
+	startAt []time.Duration
+	dur     []time.Duration
+	calls   []Call
+	// selected holds one flag per edge: selected[selOff[i]+k] is true when
+	// node i ran and chose its k-th successor.
+	selected []bool
+	selOff   []int
+	// named and aggBuf are per-node scratch for fan-in.
+	named  [][]NamedInput
+	aggBuf [][]byte
+
+	remaining atomic.Int32
+	refs      atomic.Int32
+	// failedNode is 1 + the index of the first required node that failed.
+	failedNode atomic.Int32
+	wake       chan struct{}
+
+	mu       sync.Mutex // guards done, err, running and gen
+	gen      uint64     // counts runs, so a late parent-cancel callback can tell it is stale
+	done     chan struct{}
+	err      error
+	running  bool
+	canceled atomic.Bool
+	timer    *time.Timer
+	stopWait func() bool
+}
+
+type runStatePool struct {
+	plan *Plan
+	pool sync.Pool
+}
+
+func (p *runStatePool) get() *runState {
+	if v := p.pool.Get(); v != nil {
+		return v.(*runState)
+	}
+	return newRunState(p.plan)
+}
+
+func (p *runStatePool) put(rs *runState) { p.pool.Put(rs) }
+
+func newRunState(p *Plan) *runState {
+	n := len(p.nodes)
+	rs := &runState{
+		plan:    p,
+		pending: make([]atomic.Int32, n),
+		active:  make([]atomic.Int32, n),
+		state:   make([]NodeState, n),
+		errs:    make([]error, n),
+		startAt: make([]time.Duration, n),
+		dur:     make([]time.Duration, n),
+		calls:   make([]Call, n),
+		selOff:  make([]int, n),
+		named:   make([][]NamedInput, n),
+		aggBuf:  make([][]byte, n),
+		wake:    make(chan struct{}, 1),
+	}
+	edges := 0
+	for i := range p.nodes {
+		rs.selOff[i] = edges
+		edges += len(p.nodes[i].succs)
+		rs.calls[i].Node = p.nodes[i].Name
+		rs.calls[i].Service = p.nodes[i].Service
+		if len(p.nodes[i].preds) > 1 {
+			rs.named[i] = make([]NamedInput, 0, len(p.nodes[i].preds))
+		}
+	}
+	rs.selected = make([]bool, edges)
+	rs.timer = time.AfterFunc(time.Hour, rs.onDeadline)
+	rs.timer.Stop()
+	return rs
+}
+
+// runInput is what a request gives a run.
+type runInput struct {
+	body        []byte
+	contentType []byte
+	requestID   []byte
+	traceparent []byte
+	// deadline bounds the whole flow; zero means none.
+	deadline time.Time
+}
+
+// startRun takes a run state from the pool, copies in the request and runs
+// the start nodes, the first one on the calling goroutine. It returns once
+// the flow finished or failed, or the deadline passed; the caller reads the
+// result and then calls finishRun.
+func (p *Plan) startRun(parent context.Context, in *runInput) *runState {
+	rs := p.pool.get()
+	rs.prepare(parent, in)
+	starts := p.starts
+	for _, s := range starts[1:] {
+		dispatch(rs, s)
+	}
+	rs.execFrom(starts[0])
+	<-rs.wake
+	return rs
+}
+
+func (rs *runState) prepare(parent context.Context, in *runInput) {
+	p := rs.plan
+	n := len(p.nodes)
+	rs.parent = parent
+	rs.start = time.Now()
+	rs.deadline = in.deadline
+	rs.input = append(rs.input[:0], in.body...)
+	rs.inType = append(rs.inType[:0], in.contentType...)
+	rs.reqID = append(rs.reqID[:0], in.requestID...)
+	rs.trace = append(rs.trace[:0], in.traceparent...)
+	for i := range p.nodes {
+		rs.pending[i].Store(int32(len(p.nodes[i].preds)))
+		rs.active[i].Store(0)
+		rs.state[i] = NodePending
+		rs.errs[i] = nil
+		rs.startAt[i], rs.dur[i] = 0, 0
+		c := &rs.calls[i]
+		c.reset()
+		c.requestID, c.traceparent, c.deadline = rs.reqID, rs.trace, rs.deadline
+	}
+	clear(rs.selected)
+	rs.remaining.Store(int32(n))
+	rs.refs.Store(int32(n) + 1)
+	rs.failedNode.Store(0)
+	rs.canceled.Store(false)
+
+	rs.mu.Lock()
+	rs.running = true
+	rs.err = nil
+	rs.gen++
+	gen := rs.gen
+	rs.mu.Unlock()
+	if !rs.deadline.IsZero() {
+		rs.timer.Reset(time.Until(rs.deadline))
+	}
+	if parent != nil && parent.Done() != nil {
+		rs.stopWait = context.AfterFunc(parent, func() { rs.cancelRun(gen, context.Cause(parent)) })
+	}
+}
+
+// finishRun drops the request goroutine's reference; the state returns to
+// the pool once every node has finished too.
+func (rs *runState) finishRun() {
+	rs.timer.Stop()
+	if rs.stopWait != nil {
+		rs.stopWait()
+		rs.stopWait = nil
+	}
+	rs.release()
+}
+
+func (rs *runState) release() {
+	if rs.refs.Add(-1) != 0 {
+		return
+	}
+	rs.mu.Lock()
+	rs.running = false
+	if rs.err != nil && rs.done != nil {
+		rs.done = nil // closed; the next run that needs one makes a new one
+	}
+	rs.mu.Unlock()
+	select {
+	case <-rs.wake:
+	default:
+	}
+	rs.parent = nil
+	rs.plan.pool.put(rs)
+}
+
+// complete reports whether every node finished.
+func (rs *runState) complete() bool { return rs.remaining.Load() == 0 }
+
+// failure returns the index of the first required node that failed, or -1.
+func (rs *runState) failure() int32 { return rs.failedNode.Load() - 1 }
+
+func (rs *runState) signal() {
+	select {
+	case rs.wake <- struct{}{}:
+	default:
+	}
+}
+
+// cancel ends the run early with cause: nodes not yet started are skipped
+// and running ones see ctx.Done.
+func (rs *runState) cancel(cause error) {
+	rs.mu.Lock()
+	rs.cancelLocked(cause)
+}
+
+// cancelRun is cancel for run number gen only.
+func (rs *runState) cancelRun(gen uint64, cause error) {
+	rs.mu.Lock()
+	if rs.gen != gen {
+		rs.mu.Unlock()
+		return
+	}
+	rs.cancelLocked(cause)
+}
+
+// cancelLocked is called with rs.mu held and releases it.
+func (rs *runState) cancelLocked(cause error) {
+	if !rs.running || rs.err != nil {
+		rs.mu.Unlock()
+		return
+	}
+	rs.err = cause
+	rs.canceled.Store(true)
+	if rs.done != nil {
+		close(rs.done)
+	}
+	rs.mu.Unlock()
+	rs.signal()
+}
+
+func (rs *runState) onDeadline() {
+	rs.mu.Lock()
+	expired := rs.running && !rs.deadline.IsZero() && !time.Now().Before(rs.deadline)
+	rs.mu.Unlock()
+	if expired {
+		rs.cancel(ErrDeadline)
+	}
+}
+
+// context.Context, so that nodes see the run's deadline and cancellation.
+
+func (rs *runState) Deadline() (time.Time, bool) { return rs.deadline, !rs.deadline.IsZero() }
+
+func (rs *runState) Done() <-chan struct{} {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.done == nil {
+		rs.done = make(chan struct{})
+		if rs.err != nil {
+			close(rs.done)
+		}
+	}
+	return rs.done
+}
+
+func (rs *runState) Err() error {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.err == nil {
+		return nil
+	}
+	if rs.err == ErrDeadline {
+		return context.DeadlineExceeded
+	}
+	return context.Canceled
+}
+
+func (rs *runState) Value(key any) any {
+	if rs.parent == nil {
+		return nil
+	}
+	return rs.parent.Value(key)
+}
+
+// execFrom runs node i and then, on the same goroutine, one successor that
+// became ready, and so on; other ready successors go to workers.
+func (rs *runState) execFrom(i int32) {
+	for i >= 0 {
+		i = rs.step(i)
+	}
+}
+
+// step runs or skips node i, records the outcome, and releases its
+// successors. It returns a successor to run next on this goroutine, or -1.
+func (rs *runState) step(i int32) int32 {
+	n := &rs.plan.nodes[i]
+	switch {
+	case rs.canceled.Load():
+		rs.state[i] = NodeSkipped
+		rs.errs[i] = ErrCanceled
+	case len(n.preds) > 0 && rs.active[i].Load() == 0:
+		rs.state[i] = NodeSkipped
+	default:
+		rs.startAt[i] = time.Since(rs.start)
+		err := rs.runNode(n, &rs.calls[i])
+		rs.dur[i] = time.Since(rs.start) - rs.startAt[i]
+		if err != nil {
+			rs.state[i] = NodeFailed
+			rs.errs[i] = err
+			if !n.optional && rs.failedNode.CompareAndSwap(0, i+1) {
+				rs.cancel(err)
+			}
+		} else {
+			rs.state[i] = NodeRan
+			if err := rs.routeNode(n, &rs.calls[i]); err != nil {
+				rs.state[i] = NodeFailed
+				rs.errs[i] = err
+				if !n.optional && rs.failedNode.CompareAndSwap(0, i+1) {
+					rs.cancel(err)
+				}
+			}
+		}
+	}
+	return rs.finishNode(n)
+}
+
+func (rs *runState) finishNode(n *planNode) int32 {
+	next := int32(-1)
+	ran := rs.state[n.index] == NodeRan
+	off := rs.selOff[n.index]
+	for k, s := range n.succs {
+		if ran && rs.selected[off+k] {
+			rs.active[s].Add(1)
+		}
+		if rs.pending[s].Add(-1) == 0 {
+			if next < 0 {
+				next = s
+			} else {
+				dispatch(rs, s)
+			}
+		}
+	}
+	if rs.remaining.Add(-1) == 0 {
+		rs.signal()
+	}
+	rs.release()
+	return next
+}
+
+// runNode builds the node's input, runs its hooks and executor, and leaves
+// the result in call.
+func (rs *runState) runNode(n *planNode, call *Call) error {
+	if err := rs.buildInput(n, call); err != nil {
+		return err
+	}
+	if n.Request != nil {
+		if err := n.Request.ShapeRequest(rs, call); err != nil {
+			return hookError(err, n, n.RequestName, "request")
+		}
+	}
+	if !call.shortCircuit {
+		if err := n.Exec.Execute(rs, call); err != nil {
+			return executorError(err, n)
+		}
+	}
+	if n.Response != nil {
+		if err := n.Response.ShapeResponse(rs, call); err != nil {
+			return hookError(err, n, n.ResponseName, "response")
+		}
+	}
+	return nil
+}
+
+// buildInput sets call.Input: the request for a start node, the output of
+// the one predecessor that ran, or the fan-in of several.
+func (rs *runState) buildInput(n *planNode, call *Call) error {
+	if len(n.preds) == 0 {
+		call.Input, call.InputType = rs.input, rs.inType
+		return nil
+	}
+	named := rs.named[n.index][:0]
+	var last *Call
+	for _, p := range n.preds {
+		if rs.state[p] != NodeRan || !rs.selected[rs.selOff[p]+rs.plan.nodes[p].succIndex(n.index)] {
+			continue
+		}
+		last = &rs.calls[p]
+		if len(n.preds) > 1 {
+			named = append(named, NamedInput{Name: rs.plan.nodes[p].Name, Data: last.Output, ContentType: last.OutputType})
+		}
+	}
+	rs.named[n.index] = named
+	if len(named) <= 1 {
+		call.Input, call.InputType = last.Output, last.OutputType
+		return nil
+	}
+	var err error
+	buf := rs.aggBuf[n.index][:0]
+	if n.Aggregate != nil {
+		buf, err = n.Aggregate.Aggregate(rs, named, buf)
+		if err != nil {
+			return hookError(err, n, n.AggregateName, "aggregate")
+		}
+	} else {
+		buf = appendKeyedJSON(buf, named)
+	}
+	rs.aggBuf[n.index] = buf
+	call.Input, call.InputType = buf, jsonType
+	return nil
+}
+
+var jsonType = []byte("application/json")
+
+// succIndex returns the position of node s among n's successors.
+func (n *planNode) succIndex(s int32) int {
+	for k, x := range n.succs {
+		if x == s {
+			return k
+		}
+	}
+	return -1
+}
+
+// appendKeyedJSON appends {"name": output, ...}. An output that is not
+// valid JSON is embedded as a JSON string, so the result is always valid.
+func appendKeyedJSON(dst []byte, inputs []NamedInput) []byte {
+	dst = append(dst, '{')
+	for k, in := range inputs {
+		if k > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONStringS(dst, in.Name)
+		dst = append(dst, ':')
+		if len(in.Data) > 0 && json.Valid(in.Data) {
+			dst = append(dst, in.Data...)
+		} else {
+			dst = appendJSONString(dst, in.Data)
+		}
+	}
+	return append(dst, '}')
+}
+
+var blackListKey = []byte(`"downstream_black_list"`)
+
+// routeNode decides which successors of a node that ran are selected: all
+// of them, minus those a Router deselects or that match an OPEA
+// downstream_black_list in the output.
+func (rs *runState) routeNode(n *planNode, call *Call) error {
+	if len(n.succs) == 0 {
+		return nil
+	}
+	sel := rs.selected[rs.selOff[n.index] : rs.selOff[n.index]+len(n.succs)]
+	for k := range sel {
+		sel[k] = true
+	}
+	if n.Route != nil {
+		if err := n.Route.Route(rs, call.Output, n.succNames, sel); err != nil {
+			return hookError(err, n, n.RouteName, "route")
+		}
+	}
+	if bytes.Contains(call.Output, blackListKey) {
+		applyBlackList(call.Output, n.succNames, sel)
+	}
+	return nil
+}
+
+// applyBlackList follows OPEA's convention: an output object whose
+// "downstream_black_list" holds regular expressions skips every successor
+// whose name any of them matches (unanchored, as Python's re.findall).
+// An unparsable list is ignored, as OPEA ignores a non-dict response.
+func applyBlackList(output []byte, succNames []string, sel []bool) {
+	var v struct {
+		List []string `json:"downstream_black_list"`
+	}
+	if json.Unmarshal(output, &v) != nil {
+		return
+	}
+	for _, pattern := range v.List {
+		re, err := regexp.Compile(pattern)
+		if err != nil {
+			continue
+		}
+		for k, name := range succNames {
+			if re.MatchString(name) {
+				sel[k] = false
+			}
+		}
+	}
+}
+
+func hookError(err error, n *planNode, plugin, kind string) error {
+	var e *Error
+	if errors.As(err, &e) {
+		if e.Node == "" {
+			e.Node = n.Name
+		}
+		if e.Plugin == "" {
+			e.Plugin = plugin
+		}
+		return e
+	}
+	return &Error{Status: 500, Message: kind + " hook failed", Plugin: plugin, Node: n.Name, Service: serviceName(n), Err: err}
+}
+
+func executorError(err error, n *planNode) error {
+	var e *Error
+	if errors.As(err, &e) {
+		if e.Node == "" {
+			e.Node = n.Name
+		}
+		if e.Service == "" {
+			e.Service = serviceName(n)
+		}
+		return e
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrDeadline) {
+		return &Error{Status: 504, Message: "service timed out", Service: serviceName(n), Node: n.Name, Err: err}
+	}
+	return &Error{Status: 502, Message: "service failed", Service: serviceName(n), Node: n.Name, Err: err}
+}
+
+func serviceName(n *planNode) string {
+	if n.Service != nil {
+		return n.Service.Name
+	}
+	return ""
+}
+
+// resultNode returns the node whose output answers the request: the output
+// node when it ran, else the last node that ran on the way to it (a
+// runtime leaf among its ancestors, latest in topological order), as OPEA
+// answers with the last node left in its runtime graph. It returns -1 when
+// no such node ran.
+func (rs *runState) resultNode() int32 {
+	p := rs.plan
+	if rs.state[p.output] == NodeRan {
+		return p.output
+	}
+	for k := len(p.topo) - 1; k >= 0; k-- {
+		i := p.topo[k]
+		if p.ancestorsOfOutput[i] && rs.state[i] == NodeRan {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,168 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ServerSettings configures the main listener. Zero values take the
+// defaults given on each field.
+type ServerSettings struct {
+	// Listen is the address of the megaservice, host:port.
+	Listen string
+	// MaxBodyBytes caps a request body; larger ones get 413. Zero means
+	// 10 MiB.
+	MaxBodyBytes int
+	// MaxConcurrentRequests caps requests in flight; past it requests get
+	// 503 with Retry-After at once. Zero means 10000.
+	MaxConcurrentRequests int
+	// ReadTimeout, WriteTimeout and IdleTimeout bound reading a request,
+	// writing a response and an idle keep-alive connection. Zero means
+	// 30 s, 30 s and 120 s.
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// RequestTimeout is the deadline of one request's whole flow. Zero
+	// means 60 s.
+	RequestTimeout time.Duration
+	// ShutdownGrace bounds draining in-flight requests at shutdown. Zero
+	// means 30 s.
+	ShutdownGrace time.Duration
+}
+
+// Defaults of ServerSettings.
+const (
+	DefaultListen                = "0.0.0.0:8000"
+	DefaultMaxBodyBytes          = 10 << 20
+	DefaultMaxConcurrentRequests = 10000
+	DefaultReadTimeout           = 30 * time.Second
+	DefaultWriteTimeout          = 30 * time.Second
+	DefaultIdleTimeout           = 120 * time.Second
+	DefaultRequestTimeout        = 60 * time.Second
+	DefaultShutdownGrace         = 30 * time.Second
+)
+
+func (s ServerSettings) withDefaults() ServerSettings {
+	s.Listen = cmpOr(s.Listen, DefaultListen)
+	s.MaxBodyBytes = cmpOr(s.MaxBodyBytes, DefaultMaxBodyBytes)
+	s.MaxConcurrentRequests = cmpOr(s.MaxConcurrentRequests, DefaultMaxConcurrentRequests)
+	s.ReadTimeout = cmpOr(s.ReadTimeout, DefaultReadTimeout)
+	s.WriteTimeout = cmpOr(s.WriteTimeout, DefaultWriteTimeout)
+	s.IdleTimeout = cmpOr(s.IdleTimeout, DefaultIdleTimeout)
+	s.RequestTimeout = cmpOr(s.RequestTimeout, DefaultRequestTimeout)
+	s.ShutdownGrace = cmpOr(s.ShutdownGrace, DefaultShutdownGrace)
+	return s
+}
+
+// Route maps a path and its methods to a flow.
+type Route struct {
+	// Path is matched exactly, e.g. "/v1/chatqna".
+	Path string
+	// Methods lists the accepted methods. Empty means POST.
+	Methods []string
+	// Plan is the compiled flow that answers the route.
+	Plan *Plan
+}
+
+// Snapshot is one immutable, compiled configuration: settings, routes with
+// their plans, and the resources they use. A server serves exactly one
+// snapshot at a time and can swap it atomically.
+type Snapshot struct {
+	settings ServerSettings
+	routes   map[string]*routeEntry
+	services []*MicroService
+	closers  []io.Closer
+}
+
+type routeEntry struct {
+	path    string
+	methods []string
+	plans   []*Plan // plans[k] answers methods[k]
+	allow   string  // value of the Allow header for 405
+}
+
+// NewSnapshot builds a snapshot. closers are closed by Snapshot.Close,
+// after the snapshot stopped serving. It fails on a route without a plan
+// and on two routes claiming the same method and path.
+func NewSnapshot(settings ServerSettings, routes []Route, services []*MicroService, closers ...io.Closer) (*Snapshot, error) {
+	s := &Snapshot{
+		settings: settings.withDefaults(),
+		routes:   map[string]*routeEntry{},
+		services: services,
+		closers:  closers,
+	}
+	var errs []error
+	for _, r := range routes {
+		if r.Plan == nil {
+			errs = append(errs, fmt.Errorf("route %q has no flow", r.Path))
+			continue
+		}
+		methods := r.Methods
+		if len(methods) == 0 {
+			methods = []string{"POST"}
+		}
+		e := s.routes[r.Path]
+		if e == nil {
+			e = &routeEntry{path: r.Path}
+			s.routes[r.Path] = e
+		}
+		for _, m := range methods {
+			m = strings.ToUpper(m)
+			if slices.Contains(e.methods, m) {
+				errs = append(errs, fmt.Errorf("two routes answer %s %s; keep one", m, r.Path))
+				continue
+			}
+			e.methods = append(e.methods, m)
+			e.plans = append(e.plans, r.Plan)
+		}
+		e.allow = strings.Join(e.methods, ", ")
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Settings returns the snapshot's listener settings, defaults applied.
+func (s *Snapshot) Settings() ServerSettings { return s.settings }
+
+// Services returns the services the snapshot's flows call.
+func (s *Snapshot) Services() []*MicroService { return s.services }
+
+// Routes returns "METHOD PATH -> flow" descriptions, sorted, for logs.
+func (s *Snapshot) Routes() []string {
+	var out []string
+	for _, e := range s.routes {
+		for k, m := range e.methods {
+			out = append(out, m+" "+e.path+" -> "+e.plans[k].Name())
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// plan returns the plan for method and path; ok is false when the path is
+// unknown, and plan is nil with ok true when the method is not allowed.
+func (s *Snapshot) plan(method, path []byte) (p *Plan, e *routeEntry, ok bool) {
+	e = s.routes[string(path)]
+	if e == nil {
+		return nil, nil, false
+	}
+	for k, m := range e.methods {
+		if string(method) == m {
+			return e.plans[k], e, true
+		}
+	}
+	return nil, e, true
+}
+
+// Close releases the snapshot's resources (upstream pools, plugins).
+func (s *Snapshot) Close() error {
+	var errs []error
+	for _, c := range s.closers {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}
