@@ -151,6 +151,9 @@ type MicroService struct {
 	// MaxConns caps pooled keep-alive connections to each replica. Zero
 	// means 512.
 	MaxConns int
+	// APIKey, when set, is sent as "Authorization: Bearer APIKey" with
+	// every call; when empty no Authorization header is sent.
+	APIKey string
 }
 
 // DefaultServiceTimeout is the per-attempt timeout of a remote service that

@@ -25,6 +25,56 @@ type UpstreamOptions struct {
 	IdleTimeout time.Duration
 	// MaxResponseBytes caps an upstream's response body. Zero means 64 MiB.
 	MaxResponseBytes int
+	// Retries is the number of extra attempts after a connect error, a
+	// timeout, 502, 503 or 504. Zero means none.
+	Retries int
+	// NotIdempotent forbids retrying a call once its bytes were sent,
+	// because the service may have acted on it.
+	NotIdempotent bool
+	// Breaker configures the circuit breaker of each replica.
+	Breaker BreakerSettings
+	// Health configures active health checks; a zero Interval disables them.
+	Health HealthSettings
+}
+
+// BreakerSettings configures one circuit breaker per replica. Failures are
+// transport errors, timeouts and 5xx answers; 4xx never counts. Zero values
+// take the defaults given on each field.
+type BreakerSettings struct {
+	// Disabled turns the breaker off.
+	Disabled bool
+	// ConsecutiveFailures opens the breaker after this many failures in a
+	// row. Zero means 5.
+	ConsecutiveFailures uint32
+	// FailureRatio opens the breaker when failures/requests reaches it,
+	// once MinRequests were seen in the current window. Zero means 0.5.
+	FailureRatio float64
+	// MinRequests is the smallest window FailureRatio applies to. Zero
+	// means 20.
+	MinRequests uint32
+	// OpenTimeout is how long the breaker stays open before letting probes
+	// through. Zero means 10 s.
+	OpenTimeout time.Duration
+	// HalfOpenRequests is the number of probes allowed while half-open;
+	// that many successes close it again. Zero means 3.
+	HalfOpenRequests uint32
+	// Interval clears the closed-state counts this often. Zero means 60 s.
+	Interval time.Duration
+}
+
+// HealthSettings configures active health checks of each replica.
+type HealthSettings struct {
+	// Path is requested with GET on each replica; 2xx means healthy.
+	// Empty means "/health".
+	Path string
+	// Interval between probes. Zero disables active health checks.
+	Interval time.Duration
+	// Timeout of one probe. Zero means 1 s.
+	Timeout time.Duration
+	// Unhealthy is the number of failed probes in a row that mark a replica
+	// unhealthy, and Healthy the number of passing ones that mark it healthy
+	// again. Zero means 2 each.
+	Unhealthy, Healthy int
 }
 
 // Upstream calls one remote service over pooled keep-alive connections. It
