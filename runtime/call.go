@@ -17,7 +17,27 @@ type Executor interface {
 	Execute(ctx context.Context, call *Call) error
 }
 
-// ExecutorFunc adapts a function to Executor.
+// InlineExecutor is an Executor that may declare itself short and
+// non-blocking (a pure in-memory transform, say). The scheduler runs such a
+// node on the goroutine that made it ready instead of handing it to a
+// worker, which saves a goroutine wake-up per node. Executors that may block
+// on I/O, such as Upstream, must not return true.
+type InlineExecutor interface {
+	Executor
+	RunsInline() bool
+}
+
+// InlineFunc adapts a short, non-blocking function to InlineExecutor.
+type InlineFunc func(ctx context.Context, call *Call) error
+
+// Execute calls f.
+func (f InlineFunc) Execute(ctx context.Context, call *Call) error { return f(ctx, call) }
+
+// RunsInline returns true.
+func (f InlineFunc) RunsInline() bool { return true }
+
+// ExecutorFunc adapts a function to Executor. The scheduler treats it as
+// possibly blocking; use InlineFunc for short in-memory work.
 type ExecutorFunc func(ctx context.Context, call *Call) error
 
 // Execute calls f.

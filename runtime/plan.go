@@ -68,6 +68,8 @@ type planNode struct {
 	NodeSpec
 	index    int32
 	optional bool
+	// inline is true when the executor runs short and never blocks.
+	inline bool
 	preds    []int32
 	succs    []int32
 	// succNames lists successor names in succs order, for routers.
@@ -129,6 +131,9 @@ func CompilePlan(spec FlowSpec) (*Plan, error) {
 		n.optional = ns.Optional || (ns.Service != nil && ns.Service.Optional)
 		if n.Exec == nil && ns.Service != nil && ns.Service.Handler != nil && !ns.Service.Remote {
 			n.Exec = ns.Service.Handler
+		}
+		if ie, ok := n.Exec.(InlineExecutor); ok && ie.RunsInline() {
+			n.inline = true
 		}
 		switch {
 		case n.Name == "":

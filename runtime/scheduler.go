@@ -76,6 +76,9 @@ type runState struct {
 	// named and aggBuf are per-node scratch for fan-in.
 	named  [][]NamedInput
 	aggBuf [][]byte
+	// ready[i] lists the successors that node i made ready; only the
+	// goroutine finishing node i writes it.
+	ready [][]int32
 
 	remaining atomic.Int32
 	refs      atomic.Int32
@@ -121,6 +124,7 @@ func newRunState(p *Plan) *runState {
 		selOff:  make([]int, n),
 		named:   make([][]NamedInput, n),
 		aggBuf:  make([][]byte, n),
+		ready:   make([][]int32, n),
 		wake:    make(chan struct{}, 1),
 	}
 	edges := 0
@@ -129,6 +133,7 @@ func newRunState(p *Plan) *runState {
 		edges += len(p.nodes[i].succs)
 		rs.calls[i].Node = p.nodes[i].Name
 		rs.calls[i].Service = p.nodes[i].Service
+		rs.ready[i] = make([]int32, 0, len(p.nodes[i].succs))
 		if len(p.nodes[i].preds) > 1 {
 			rs.named[i] = make([]NamedInput, 0, len(p.nodes[i].preds))
 		}
@@ -156,11 +161,7 @@ type runInput struct {
 func (p *Plan) startRun(parent context.Context, in *runInput) *runState {
 	rs := p.pool.get()
 	rs.prepare(parent, in)
-	starts := p.starts
-	for _, s := range starts[1:] {
-		dispatch(rs, s)
-	}
-	rs.execFrom(starts[0])
+	rs.runReady(p.starts, 0)
 	<-rs.wake
 	return rs
 }
@@ -323,17 +324,72 @@ func (rs *runState) Value(key any) any {
 	return rs.parent.Value(key)
 }
 
-// execFrom runs node i and then, on the same goroutine, one successor that
-// became ready, and so on; other ready successors go to workers.
+// execFrom runs node i on the calling goroutine, then the nodes it makes
+// ready, as runReady decides.
 func (rs *runState) execFrom(i int32) {
-	for i >= 0 {
-		i = rs.step(i)
+	ready, now := rs.step(i, time.Since(rs.start))
+	rs.runReady(ready, now)
+}
+
+// maxInlineDepth bounds the nodes queued on one goroutine's stack; past it
+// ready nodes go to workers.
+const maxInlineDepth = 16
+
+// runReady runs ready nodes. Inline nodes (short executors, and nodes that
+// will be skipped) run on this goroutine; of the possibly blocking ones, the
+// first stays here and the others go to workers at once, so that
+// independent service calls overlap. now is the offset from the request's
+// start at which the caller finished its last node; it is reused as the
+// next node's start time because reading the clock costs tens of
+// nanoseconds on virtual machines.
+func (rs *runState) runReady(ready []int32, now time.Duration) {
+	var stack [maxInlineDepth]int32
+	top := 0
+	push := func(ready []int32) {
+		keptBlocking := int32(-1)
+		for _, s := range ready {
+			switch {
+			case top < len(stack)-1 && rs.runsInline(s):
+				stack[top] = s
+				top++
+			case keptBlocking < 0:
+				keptBlocking = s
+			default:
+				dispatch(rs, s)
+			}
+		}
+		if keptBlocking >= 0 {
+			// Below the inline nodes, so that those run first: they are
+			// short, and may make more service calls ready.
+			if top < len(stack) {
+				copy(stack[1:top+1], stack[:top])
+				stack[0] = keptBlocking
+				top++
+			} else {
+				dispatch(rs, keptBlocking)
+			}
+		}
+	}
+	push(ready)
+	for top > 0 {
+		top--
+		ready, now = rs.step(stack[top], now)
+		push(ready)
 	}
 }
 
-// step runs or skips node i, records the outcome, and releases its
-// successors. It returns a successor to run next on this goroutine, or -1.
-func (rs *runState) step(i int32) int32 {
+// runsInline reports whether ready node s may run on the current goroutine:
+// its executor is inline, or it will be skipped without running.
+func (rs *runState) runsInline(s int32) bool {
+	n := &rs.plan.nodes[s]
+	return n.inline || rs.canceled.Load() || (len(n.preds) > 0 && rs.active[s].Load() == 0)
+}
+
+// step runs or skips node i, records the outcome, and returns the
+// successors it made ready and the time it finished; start is the time it
+// may start, both as offsets from the request's start.
+func (rs *runState) step(i int32, start time.Duration) ([]int32, time.Duration) {
+	end := start
 	n := &rs.plan.nodes[i]
 	switch {
 	case rs.canceled.Load():
@@ -342,31 +398,30 @@ func (rs *runState) step(i int32) int32 {
 	case len(n.preds) > 0 && rs.active[i].Load() == 0:
 		rs.state[i] = NodeSkipped
 	default:
-		rs.startAt[i] = time.Since(rs.start)
+		rs.startAt[i] = start
 		err := rs.runNode(n, &rs.calls[i])
-		rs.dur[i] = time.Since(rs.start) - rs.startAt[i]
+		end = time.Since(rs.start)
+		rs.dur[i] = end - start
+		if err == nil {
+			rs.state[i] = NodeRan
+			err = rs.routeNode(n, &rs.calls[i])
+		}
 		if err != nil {
 			rs.state[i] = NodeFailed
 			rs.errs[i] = err
 			if !n.optional && rs.failedNode.CompareAndSwap(0, i+1) {
 				rs.cancel(err)
 			}
-		} else {
-			rs.state[i] = NodeRan
-			if err := rs.routeNode(n, &rs.calls[i]); err != nil {
-				rs.state[i] = NodeFailed
-				rs.errs[i] = err
-				if !n.optional && rs.failedNode.CompareAndSwap(0, i+1) {
-					rs.cancel(err)
-				}
-			}
 		}
 	}
-	return rs.finishNode(n)
+	return rs.finishNode(n), end
 }
 
-func (rs *runState) finishNode(n *planNode) int32 {
-	next := int32(-1)
+// finishNode releases node n's successors and drops its reference to the
+// run. It returns the successors that became ready; the slice stays valid
+// after the release because the nodes in it still hold references.
+func (rs *runState) finishNode(n *planNode) []int32 {
+	ready := rs.ready[n.index][:0]
 	ran := rs.state[n.index] == NodeRan
 	off := rs.selOff[n.index]
 	for k, s := range n.succs {
@@ -374,18 +429,15 @@ func (rs *runState) finishNode(n *planNode) int32 {
 			rs.active[s].Add(1)
 		}
 		if rs.pending[s].Add(-1) == 0 {
-			if next < 0 {
-				next = s
-			} else {
-				dispatch(rs, s)
-			}
+			ready = append(ready, s)
 		}
 	}
+	rs.ready[n.index] = ready
 	if rs.remaining.Add(-1) == 0 {
 		rs.signal()
 	}
 	rs.release()
-	return next
+	return ready
 }
 
 // runNode builds the node's input, runs its hooks and executor, and leaves

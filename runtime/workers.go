@@ -9,7 +9,7 @@ import (
 // current goroutine are handed to a shared set of worker goroutines. A
 // worker waits for work on an unbuffered channel, so a send succeeds only
 // when a worker is idle; otherwise a new worker starts. Workers exit after
-// workerIdleTimeout without work, so the set grows with load and shrinks
+// workerIdle without work, so the set grows with load and shrinks
 // back. Steady-state dispatch allocates nothing; only starting a worker does.
 
 type task struct {
@@ -25,9 +25,11 @@ var (
 	workersBusy atomic.Int32
 )
 
-// workerIdleTimeout is how long an idle worker waits before it exits. A
-// variable so that leak tests can shorten it.
-var workerIdleTimeout = 10 * time.Second
+// workerIdle is how long an idle worker waits before it exits, in
+// nanoseconds: 10 s. Leak tests shorten it.
+var workerIdle atomic.Int64
+
+func init() { workerIdle.Store(int64(10 * time.Second)) }
 
 // dispatch runs node on some worker goroutine.
 func dispatch(rs *runState, node int32) {
@@ -42,12 +44,12 @@ func dispatch(rs *runState, node int32) {
 }
 
 func workerLoop(t task) {
-	timer := time.NewTimer(workerIdleTimeout)
+	timer := time.NewTimer(time.Duration(workerIdle.Load()))
 	defer timer.Stop()
 	for {
 		t.rs.execFrom(t.node)
 		workersBusy.Add(-1)
-		timer.Reset(workerIdleTimeout)
+		timer.Reset(time.Duration(workerIdle.Load()))
 		select {
 		case t = <-workerTasks:
 			workersBusy.Add(1)

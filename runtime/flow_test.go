@@ -1,0 +1,391 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// tagService answers {"by":NAME,"in":INPUT} after delay, embedding a JSON
+// input as is and anything else as a string.
+func tagService(name string, delay time.Duration) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		time.Sleep(delay)
+		in := ctx.Request.Body()
+		out := appendJSONStringS([]byte(`{"by":`), name)
+		out = append(out, `,"in":`...)
+		if json.Valid(in) && len(in) > 0 {
+			out = append(out, in...)
+		} else {
+			out = appendJSONString(out, in)
+		}
+		ctx.SetContentType("application/json")
+		ctx.SetBody(append(out, '}'))
+	}
+}
+
+// flowNode describes a test node: its name, the handler of its service and
+// its predecessors.
+type flowNode struct {
+	name    string
+	handler fasthttp.RequestHandler
+	after   []string
+	mod     func(*NodeSpec)
+}
+
+// httpFlow starts one real HTTP service per node and compiles the flow.
+func httpFlow(t *testing.T, output string, nodes ...flowNode) *Plan {
+	t.Helper()
+	spec := FlowSpec{Name: "test", Output: output}
+	for _, n := range nodes {
+		svc, up := remote(t, n.name, startServer(t, n.handler))
+		ns := NodeSpec{Service: svc, Exec: up, After: n.after}
+		if n.mod != nil {
+			n.mod(&ns)
+		}
+		spec.Nodes = append(spec.Nodes, ns)
+	}
+	p, err := CompilePlan(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func runPlan(t *testing.T, p *Plan, input string) (*Results, *Graph, error) {
+	t.Helper()
+	return p.schedule(context.Background(), &runInput{
+		body: []byte(input), contentType: jsonType, requestID: []byte("test"),
+		deadline: time.Now().Add(10 * time.Second),
+	})
+}
+
+func TestSequentialOutputFeedsNext(t *testing.T) {
+	p := httpFlow(t, "",
+		flowNode{name: "embedding", handler: tagService("embedding", 0)},
+		flowNode{name: "retriever", handler: tagService("retriever", 0), after: []string{"embedding"}},
+		flowNode{name: "llm", handler: tagService("llm", 0), after: []string{"retriever"}},
+	)
+	res, g, err := runPlan(t, p, `{"q":1}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := res.Output()
+	want := `{"by":"llm","in":{"by":"retriever","in":{"by":"embedding","in":{"q":1}}}}`
+	if string(out.Body) != want {
+		t.Errorf("output = %s\nwant     %s", out.Body, want)
+	}
+	if got := strings.Join(g.Ran(), ","); got != "embedding,retriever,llm" {
+		t.Errorf("ran = %s", got)
+	}
+	for _, name := range []string{"embedding", "retriever", "llm"} {
+		if _, ok := res.Get(name); !ok {
+			t.Errorf("no result for %s", name)
+		}
+	}
+}
+
+func TestParallelBranchesOverlap(t *testing.T) {
+	p := httpFlow(t, "",
+		flowNode{name: "start", handler: EchoHandler},
+		flowNode{name: "retriever", handler: tagService("retriever", 200*time.Millisecond), after: []string{"start"}},
+		flowNode{name: "web_search", handler: tagService("web_search", 200*time.Millisecond), after: []string{"start"}},
+		flowNode{name: "join", handler: EchoHandler, after: []string{"retriever", "web_search"}},
+	)
+	start := time.Now()
+	res, g, err := runPlan(t, p, `"q"`)
+	took := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took >= 400*time.Millisecond {
+		t.Errorf("two 200 ms branches took %v; they did not overlap", took)
+	}
+	r, _ := g.Node("retriever")
+	w, _ := g.Node("web_search")
+	if r.Start > w.Start+w.Duration || w.Start > r.Start+r.Duration {
+		t.Errorf("branch runs do not overlap: retriever %v+%v, web_search %v+%v", r.Start, r.Duration, w.Start, w.Duration)
+	}
+	out, _ := res.Get("join")
+	want := `{"retriever":{"by":"retriever","in":"q"},"web_search":{"by":"web_search","in":"q"}}`
+	if string(out) != want {
+		t.Errorf("fan-in input = %s\nwant %s", out, want)
+	}
+}
+
+func TestFanInKeyedByPredecessor(t *testing.T) {
+	text := func(s string) fasthttp.RequestHandler {
+		return func(ctx *fasthttp.RequestCtx) { ctx.SetContentType("text/plain"); ctx.SetBodyString(s) }
+	}
+	p := httpFlow(t, "",
+		flowNode{name: "a", handler: text(`{"k":"from a"}`)},
+		flowNode{name: "b", handler: text(`{"k":"from b"}`)},
+		flowNode{name: "c", handler: text("plain \"text\"")},
+		flowNode{name: "join", handler: EchoHandler, after: []string{"a", "b", "c"}},
+	)
+	res, _, err := runPlan(t, p, `{}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := res.Get("join")
+	var got map[string]any
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("fan-in input is not JSON: %s", out)
+	}
+	if got["a"].(map[string]any)["k"] != "from a" || got["b"].(map[string]any)["k"] != "from b" {
+		t.Errorf("same keys of a and b were merged, not keyed: %s", out)
+	}
+	if got["c"] != `plain "text"` {
+		t.Errorf("non-JSON output not kept as a string: %s", out)
+	}
+}
+
+// selectOnly is a Router that keeps only the named successors.
+type selectOnly []string
+
+func (s selectOnly) Route(_ context.Context, _ []byte, succs []string, sel []bool) error {
+	for k, name := range succs {
+		sel[k] = false
+		for _, keep := range s {
+			if name == keep {
+				sel[k] = true
+			}
+		}
+	}
+	return nil
+}
+
+func TestConditionalSkipPrunesBranch(t *testing.T) {
+	p := httpFlow(t, "d",
+		flowNode{name: "guard", handler: EchoHandler, mod: func(n *NodeSpec) { n.Route = selectOnly{"b"} }},
+		flowNode{name: "a", handler: tagService("a", 0), after: []string{"guard"}},
+		flowNode{name: "b", handler: tagService("b", 0), after: []string{"guard"}},
+		flowNode{name: "c", handler: tagService("c", 0), after: []string{"a"}},
+		flowNode{name: "d", handler: tagService("d", 0), after: []string{"a", "b"}},
+	)
+	res, g, err := runPlan(t, p, `1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]NodeState{"guard": NodeRan, "a": NodeSkipped, "b": NodeRan, "c": NodeSkipped, "d": NodeRan} {
+		if n, _ := g.Node(name); n.State != want {
+			t.Errorf("%s: state %v, want %v", name, n.State, want)
+		}
+	}
+	if _, ok := res.Get("a"); ok {
+		t.Error("skipped node a has a result")
+	}
+	// d still runs because b ran; with one predecessor left its input is
+	// b's output as is, not a keyed object.
+	out, _ := res.Get("d")
+	if want := `{"by":"d","in":{"by":"b","in":1}}`; string(out) != want {
+		t.Errorf("d = %s, want %s", out, want)
+	}
+}
+
+func TestDownstreamBlackList(t *testing.T) {
+	guard := func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType("application/json")
+		if strings.Contains(string(ctx.Request.Body()), "unsafe") {
+			ctx.SetBodyString(`{"text":"I cannot answer that.","downstream_black_list":[".*llm"]}`)
+			return
+		}
+		ctx.SetBody(ctx.Request.Body())
+	}
+	p := httpFlow(t, "",
+		flowNode{name: "guardrail", handler: guard},
+		flowNode{name: "llm", handler: tagService("llm", 0), after: []string{"guardrail"}},
+	)
+	res, g, err := runPlan(t, p, `{"text":"unsafe question"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := g.Node("llm"); n.State != NodeSkipped {
+		t.Errorf("llm state = %v, want skipped", n.State)
+	}
+	out, ok := res.Output()
+	if !ok || !strings.Contains(string(out.Body), "I cannot answer") {
+		t.Errorf("answer = %s, want the guardrail's refusal", out.Body)
+	}
+
+	res, g, _ = runPlan(t, p, `{"text":"fine question"}`)
+	if n, _ := g.Node("llm"); n.State != NodeRan {
+		t.Errorf("llm did not run on a safe input")
+	}
+	if out, _ := res.Output(); !strings.HasPrefix(string(out.Body), `{"by":"llm"`) {
+		t.Errorf("answer = %s", out.Body)
+	}
+}
+
+func TestSameServiceTwiceWithNodeNames(t *testing.T) {
+	svc, up := remote(t, "tagger", startServer(t, tagService("tagger", 0)))
+	p, err := CompilePlan(FlowSpec{Name: "twice", Nodes: []NodeSpec{
+		{Name: "first", Service: svc, Exec: up},
+		{Name: "second", Service: svc, Exec: up, After: []string{"first"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _, err := runPlan(t, p, `0`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(res.Names(), ","); got != "first,second" {
+		t.Errorf("results keyed %s", got)
+	}
+}
+
+func TestDebugGraphHeader(t *testing.T) {
+	p := httpFlow(t, "",
+		flowNode{name: "guardrail", handler: func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString(`{"downstream_black_list":["llm"]}`) }},
+		flowNode{name: "llm", handler: EchoHandler, after: []string{"guardrail"}},
+	)
+	snap, _ := NewSnapshot(ServerSettings{}, []Route{{Path: "/chat", Plan: p}}, nil)
+	base := startMegaflow(t, snap)
+	resp, _ := post(t, base+"/chat", "application/json", []byte(`{}`), "X-Megaflow-Debug", "graph")
+	var g struct {
+		Output string `json:"output"`
+		Nodes  []struct {
+			Name  string `json:"name"`
+			State string `json:"state"`
+		} `json:"nodes"`
+	}
+	raw := resp.Header.Get("X-Megaflow-Graph")
+	if err := json.Unmarshal([]byte(raw), &g); err != nil {
+		t.Fatalf("X-Megaflow-Graph %q: %v", raw, err)
+	}
+	if g.Output != "guardrail" || len(g.Nodes) != 2 || g.Nodes[0].State != "ran" || g.Nodes[1].State != "skipped" {
+		t.Errorf("graph = %s", raw)
+	}
+	resp, _ = post(t, base+"/chat", "application/json", []byte(`{}`))
+	if resp.Header.Get("X-Megaflow-Graph") != "" {
+		t.Error("graph sent without the debug header")
+	}
+}
+
+func TestOptionalNodeFailureLeavesItOut(t *testing.T) {
+	fail := func(ctx *fasthttp.RequestCtx) { ctx.SetStatusCode(500) }
+	p := httpFlow(t, "",
+		flowNode{name: "start", handler: EchoHandler},
+		flowNode{name: "web", handler: fail, after: []string{"start"}, mod: func(n *NodeSpec) { n.Optional = true }},
+		flowNode{name: "docs", handler: tagService("docs", 0), after: []string{"start"}},
+		flowNode{name: "llm", handler: EchoHandler, after: []string{"web", "docs"}},
+	)
+	res, g, err := runPlan(t, p, `"q"`)
+	if err != nil {
+		t.Fatalf("optional failure failed the flow: %v", err)
+	}
+	if n, _ := g.Node("web"); n.State != NodeFailed || n.Err == nil {
+		t.Errorf("web = %+v", n)
+	}
+	if out, _ := res.Get("llm"); string(out) != `{"by":"docs","in":"q"}` {
+		t.Errorf("llm input = %s", out)
+	}
+}
+
+func TestRequiredFailureCancelsSiblings(t *testing.T) {
+	canceledAfter := make(chan time.Duration, 1)
+	slow := ExecutorFunc(func(ctx context.Context, c *Call) error {
+		start := time.Now()
+		select {
+		case <-ctx.Done():
+			canceledAfter <- time.Since(start)
+			return ctx.Err()
+		case <-time.After(5 * time.Second):
+			canceledAfter <- -1
+			return nil
+		}
+	})
+	failing := ExecutorFunc(func(ctx context.Context, c *Call) error {
+		time.Sleep(20 * time.Millisecond)
+		return &Error{Status: 502, Message: "boom"}
+	})
+	after := false
+	p, err := CompilePlan(FlowSpec{Name: "fail", Output: "join", Nodes: []NodeSpec{
+		{Service: &MicroService{Name: "slow", Handler: slow}},
+		{Service: &MicroService{Name: "failing", Handler: failing}},
+		{Service: &MicroService{Name: "join", Handler: ExecutorFunc(func(context.Context, *Call) error { after = true; return nil })}, After: []string{"slow", "failing"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, g, err := runPlan(t, p, `1`)
+	var e *Error
+	if !errors.As(err, &e) || e.Service != "failing" || e.Status != 502 {
+		t.Fatalf("err = %v", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("failure took %v to end the flow", took)
+	}
+	if d := <-canceledAfter; d < 0 {
+		t.Error("sibling was not canceled")
+	}
+	if after {
+		t.Error("successor of a failed node ran")
+	}
+	if n, _ := g.Node("join"); n.State != NodeSkipped {
+		t.Errorf("join = %v", n.State)
+	}
+}
+
+func TestFlowDeadlineAnswers504(t *testing.T) {
+	slow := func(ctx *fasthttp.RequestCtx) { time.Sleep(3 * time.Second) }
+	p := httpFlow(t, "", flowNode{name: "slow", handler: slow})
+	snap, _ := NewSnapshot(ServerSettings{RequestTimeout: 300 * time.Millisecond}, []Route{{Path: "/x", Plan: p}}, nil)
+	base := startMegaflow(t, snap)
+	start := time.Now()
+	resp, out := post(t, base+"/x", "application/json", []byte(`{}`))
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("504 after %v", took)
+	}
+	if resp.StatusCode != 504 {
+		t.Errorf("status %d %s", resp.StatusCode, out)
+	}
+}
+
+func TestNoGoroutineLeakAfterFailures(t *testing.T) {
+	old := workerIdle.Swap(int64(50 * time.Millisecond))
+	defer workerIdle.Store(old)
+
+	block := ExecutorFunc(func(ctx context.Context, c *Call) error { <-ctx.Done(); return ctx.Err() })
+	fail := ExecutorFunc(func(ctx context.Context, c *Call) error { return errors.New("fail") })
+	nodes := []NodeSpec{{Service: &MicroService{Name: "fail", Handler: fail}}}
+	var after []string
+	for _, name := range []string{"b1", "b2", "b3", "b4"} {
+		nodes = append(nodes, NodeSpec{Service: &MicroService{Name: name, Handler: block}})
+		after = append(after, name)
+	}
+	nodes = append(nodes, NodeSpec{Service: &MicroService{Name: "join", Handler: block}, After: append(after, "fail")})
+	p, err := CompilePlan(FlowSpec{Name: "leak", Nodes: nodes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitIdle := func() {
+		for i := 0; i < 200 && (workerCount.Load() > 0 || workersBusy.Load() > 0); i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitIdle()
+	before := goroutines()
+	for i := 0; i < 100; i++ {
+		if _, _, err := runPlan(t, p, `1`); err == nil {
+			t.Fatal("flow with a failing node succeeded")
+		}
+	}
+	waitIdle()
+	if after := goroutines(); after > before {
+		t.Errorf("goroutines: %d before, %d after 100 failed runs", before, after)
+	}
+}
+
+func goroutines() int {
+	time.Sleep(20 * time.Millisecond)
+	return numGoroutine()
+}
+

@@ -1,0 +1,110 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestCompilePlanErrors(t *testing.T) {
+	nop := ExecutorFunc(func(context.Context, *Call) error { return nil })
+	svc := func(name string) *MicroService { return &MicroService{Name: name, Handler: nop} }
+	node := func(name string, after ...string) NodeSpec { return NodeSpec{Service: svc(name), After: after} }
+
+	cases := []struct {
+		name   string
+		spec   FlowSpec
+		wantIn string
+	}{
+		{"cycle", FlowSpec{Nodes: []NodeSpec{node("start"), node("a", "start", "c"), node("b", "a"), node("c", "b")}},
+			`has a cycle: a → b → c → a`},
+		{"self loop", FlowSpec{Nodes: []NodeSpec{node("start"), node("a", "start", "a")}},
+			`node "a" comes after itself; a cycle: a → a`},
+		{"unknown predecessor", FlowSpec{Nodes: []NodeSpec{node("embedding"), node("llm", "embeding")}},
+			`node "llm" comes after unknown node "embeding"; did you mean "embedding"?`},
+		{"unknown predecessor far from any name", FlowSpec{Nodes: []NodeSpec{node("a"), node("b", "zzzzzz")}},
+			`node "b" comes after unknown node "zzzzzz"`},
+		{"duplicate node", FlowSpec{Nodes: []NodeSpec{node("a"), node("a")}},
+			`node "a" is defined twice; give one of them a distinct name`},
+		{"unreachable", FlowSpec{Nodes: []NodeSpec{node("start"), node("x", "y"), node("y", "x")}},
+			`node "x" is unreachable from any start node`},
+		{"several leaves", FlowSpec{Nodes: []NodeSpec{node("a"), node("b", "a"), node("c", "a")}},
+			`has 2 leaves (b, c) and no output; set output to the node whose result is the response`},
+		{"unknown output", FlowSpec{Output: "lm", Nodes: []NodeSpec{node("llm")}},
+			`output names unknown node "lm"; did you mean "llm"?`},
+		{"no service", FlowSpec{Nodes: []NodeSpec{{Name: "orphan"}}},
+			`node "orphan" has no service`},
+		{"no executor", FlowSpec{Nodes: []NodeSpec{{Service: &MicroService{Name: "remote", Remote: true}}}},
+			`node "remote": service "remote" has no executor`},
+		{"no nodes", FlowSpec{},
+			`has no nodes; add at least one node`},
+		{"duplicate predecessor", FlowSpec{Nodes: []NodeSpec{node("a"), node("b", "a", "a")}},
+			`node "b" lists predecessor "a" twice`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.spec.Name = "f"
+			_, err := CompilePlan(tc.spec)
+			var perr *PlanError
+			if !errors.As(err, &perr) {
+				t.Fatalf("err = %v, want a *PlanError", err)
+			}
+			if !strings.Contains(err.Error(), tc.wantIn) {
+				t.Errorf("error %q\ndoes not contain %q", err, tc.wantIn)
+			}
+		})
+	}
+}
+
+func TestOrchestratorFlowToRejectsCycle(t *testing.T) {
+	nop := ExecutorFunc(func(context.Context, *Call) error { return nil })
+	o := NewOrchestrator()
+	a, b, c := &MicroService{Name: "a", Handler: nop}, &MicroService{Name: "b", Handler: nop}, &MicroService{Name: "c", Handler: nop}
+	for _, s := range []*MicroService{a, b, c} {
+		if err := o.Add(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := o.Add(&MicroService{Name: "a", Handler: nop}); err == nil || !strings.Contains(err.Error(), `"a" was already added`) {
+		t.Errorf("duplicate add: %v", err)
+	}
+	if err := o.FlowTo(a, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.FlowTo(b, c); err != nil {
+		t.Fatal(err)
+	}
+	err := o.FlowTo(c, a)
+	if err == nil || !strings.Contains(err.Error(), "c → a → b → c") {
+		t.Errorf("cycle not named: %v", err)
+	}
+	if err := o.FlowTo(a, &MicroService{Name: "ghost"}); err == nil || !strings.Contains(err.Error(), `"ghost" was not added`) {
+		t.Errorf("unknown service: %v", err)
+	}
+	res, g, err := o.Schedule(context.Background(), []byte(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(g.Ran(), ","); got != "a,b,c" {
+		t.Errorf("ran %s", got)
+	}
+	if _, ok := res.Get("ghost"); ok {
+		t.Error("result for a service that never ran")
+	}
+}
+
+func TestServiceTypeParse(t *testing.T) {
+	for _, name := range ServiceTypes() {
+		typ, err := ParseServiceType(name)
+		if err != nil || typ.String() != name {
+			t.Errorf("%s: %v %v", name, typ, err)
+		}
+	}
+	if typ, err := ParseServiceType("KNOWLEDGE-GRAPH"); err != nil || typ != TypeKnowledgeGraph {
+		t.Errorf("OPEA spelling: %v %v", typ, err)
+	}
+	if _, err := ParseServiceType("llmm"); err == nil || !strings.Contains(err.Error(), "use one of") {
+		t.Errorf("unknown type: %v", err)
+	}
+}
