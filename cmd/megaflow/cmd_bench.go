@@ -7,12 +7,16 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/megaflow/megaflow/bench/compare"
+	"github.com/megaflow/megaflow/bench/flagutil"
 	"github.com/megaflow/megaflow/bench/load"
 	"github.com/megaflow/megaflow/bench/report"
+	"github.com/megaflow/megaflow/bench/scenario"
 )
 
 func init() {
@@ -45,7 +49,7 @@ func runBench(args []string) int {
 		fmt.Fprint(fs.Output(), benchUsage)
 		fs.PrintDefaults()
 	}
-	positional, err := parseInterspersed(fs, args)
+	positional, err := flagutil.ParseInterspersed(fs, args)
 	if err != nil {
 		return 2
 	}
@@ -263,12 +267,299 @@ func writeHTMLFile(path, title string, runs []report.Run) error {
 	return f.Close()
 }
 
-func runBenchCompare(args []string) int {
-	fmt.Fprintln(os.Stderr, "megaflow bench compare: not built yet")
-	return 2
-}
+const scenarioUsage = `Usage: megaflow bench scenario [flags] FILE
+
+Start the mocks and the megaflow instance of a scenario file (see
+bench/scenarios), load one of its targets, print the results and stop
+everything. Flags override the scenario's [load] values.
+
+Flags:
+`
 
 func runBenchScenario(args []string) int {
-	fmt.Fprintln(os.Stderr, "megaflow bench scenario: not built yet")
-	return 2
+	fs := flag.NewFlagSet("megaflow bench scenario", flag.ContinueOnError)
+	lf := addLoadFlags(fs)
+	out := addOutputFlags(fs)
+	targetName := fs.String("target", "", "target of the scenario to load (default: its first target)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), scenarioUsage)
+		fs.PrintDefaults()
+	}
+	positional, err := flagutil.ParseInterspersed(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(positional) != 1 {
+		fmt.Fprintln(os.Stderr, "megaflow bench scenario: give exactly one scenario file, such as bench/scenarios/echo.toml")
+		return 2
+	}
+	sc, cfg, err := loadScenario(positional[0], fs, lf)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "megaflow bench scenario: %v\n", err)
+		return 2
+	}
+	target, err := sc.Target(*targetName)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "megaflow bench scenario: %v\n", err)
+		return 2
+	}
+	running, err := startScenario(sc, []scenario.TargetSpec{target})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "megaflow bench scenario: %v\n", err)
+		return 1
+	}
+	defer running.Close()
+	if cfg.URL, err = running.URL(target); err != nil {
+		fmt.Fprintf(os.Stderr, "megaflow bench scenario: %v\n", err)
+		return 1
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := load.Run(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "megaflow bench scenario: %v\n", err)
+		return 2
+	}
+	if err := out.write(res); err != nil {
+		fmt.Fprintf(os.Stderr, "megaflow bench scenario: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// loadScenario reads a scenario file and returns it with its load
+// configuration, overridden by the flags given on the command line.
+func loadScenario(path string, fs *flag.FlagSet, lf *loadFlags) (*scenario.Scenario, load.Config, error) {
+	sc, err := scenario.Load(path)
+	if err != nil {
+		return nil, load.Config{}, err
+	}
+	cfg, err := sc.LoadConfig()
+	if err != nil {
+		return nil, load.Config{}, err
+	}
+	set := setFlags(fs)
+	if cfg.Duration == 0 && cfg.Requests == 0 && !set["duration"] && !set["requests"] {
+		cfg.Duration = lf.duration
+	}
+	if err := lf.apply(&cfg, set); err != nil {
+		return nil, load.Config{}, err
+	}
+	return sc, cfg, nil
+}
+
+// startScenario starts the processes that targets need, running this
+// binary as "megaflow mock" and "megaflow serve".
+func startScenario(sc *scenario.Scenario, targets []scenario.TargetSpec) (*scenario.Running, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find the megaflow binary to start mocks with: %w", err)
+	}
+	running, err := sc.Start(scenario.Env{Executable: exe, Log: os.Stderr}, targets)
+	if err != nil {
+		return nil, err
+	}
+	for name, reason := range running.Skipped {
+		fmt.Fprintf(os.Stderr, "skipping target %s: %s\n", name, reason)
+	}
+	return running, nil
+}
+
+const compareUsage = `Usage:
+  megaflow bench compare [flags] NAME=URL NAME=URL...
+  megaflow bench compare [flags] --scenario FILE
+
+Run every target once per round, in the order given, for --rounds rounds
+(A B A B ...), then print the median of each figure over the rounds and its
+ratio to the first target. With --scenario, the targets are the scenario's
+[[targets]], started and stopped by the command.
+
+Flags:
+`
+
+func runBenchCompare(args []string) int {
+	fs := flag.NewFlagSet("megaflow bench compare", flag.ContinueOnError)
+	lf := addLoadFlags(fs)
+	setDefault(fs, "duration", "5s")
+	setDefault(fs, "warmup", "1s")
+	rounds := fs.Int("rounds", 5, "rounds; each runs every target once")
+	scenarioPath := fs.String("scenario", "", "scenario file whose targets to compare")
+	jsonFile := fs.String("json", "", "write every run and the medians as JSON to this file")
+	htmlFile := fs.String("html", "", "write an HTML report with each target's median-throughput run to this file")
+	recordFile := fs.String("record", "", "append a dated entry with the machine, the command and the medians to this Markdown file, such as bench/RESULTS.md")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), compareUsage)
+		fs.PrintDefaults()
+	}
+	positional, err := flagutil.ParseInterspersed(fs, args)
+	if err != nil {
+		return 2
+	}
+	cfg, targets, cleanup, err := compareTargets(fs, lf, *scenarioPath, positional)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "megaflow bench compare: %v\n", err)
+		return 2
+	}
+	defer cleanup()
+	// One progress line per finished run replaces the per-run progress.
+	cfg.Progress = nil
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cmp, err := compare.Run(ctx, targets, compare.Options{Rounds: *rounds, Load: cfg, Log: os.Stderr})
+	if err != nil && cmp == nil {
+		fmt.Fprintf(os.Stderr, "megaflow bench compare: %v\n", err)
+		return 2
+	}
+	if err := cmp.WriteTable(os.Stdout); err != nil {
+		return 1
+	}
+	if err := writeComparison(cmp, cfg, *jsonFile, *htmlFile, *recordFile, *scenarioPath); err != nil {
+		fmt.Fprintf(os.Stderr, "megaflow bench compare: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// compareTargets returns the load and the targets of a comparison, from a
+// scenario (started here; cleanup stops it) or from NAME=URL arguments.
+func compareTargets(fs *flag.FlagSet, lf *loadFlags, scenarioPath string, positional []string) (load.Config, []compare.Target, func(), error) {
+	noop := func() {}
+	if scenarioPath == "" {
+		if len(positional) == 0 {
+			return load.Config{}, nil, noop, errors.New("give targets as NAME=URL, or a scenario with --scenario FILE")
+		}
+		var targets []compare.Target
+		for _, arg := range positional {
+			name, url, ok := strings.Cut(arg, "=")
+			if !ok || name == "" || url == "" {
+				return load.Config{}, nil, noop, fmt.Errorf("invalid target %q: write it as NAME=URL, such as direct=http://127.0.0.1:9000/", arg)
+			}
+			targets = append(targets, compare.Target{Name: name, URL: url})
+		}
+		cfg := load.Config{}
+		err := lf.apply(&cfg, nil)
+		return cfg, targets, noop, err
+	}
+	if len(positional) > 0 {
+		return load.Config{}, nil, noop, fmt.Errorf("give either --scenario or NAME=URL targets, not both (got %q)", positional)
+	}
+	sc, cfg, err := loadScenario(scenarioPath, fs, lf)
+	if err != nil {
+		return load.Config{}, nil, noop, err
+	}
+	running, err := startScenario(sc, sc.Targets)
+	if err != nil {
+		return load.Config{}, nil, noop, err
+	}
+	var targets []compare.Target
+	for _, t := range sc.Targets {
+		if _, skipped := running.Skipped[t.Name]; skipped {
+			continue
+		}
+		url, err := running.URL(t)
+		if err != nil {
+			running.Close()
+			return load.Config{}, nil, noop, err
+		}
+		targets = append(targets, compare.Target{Name: t.Name, URL: url})
+	}
+	return cfg, targets, running.Close, nil
+}
+
+// writeComparison writes the optional JSON, HTML and results-file outputs.
+func writeComparison(cmp *compare.Comparison, cfg load.Config, jsonFile, htmlFile, recordFile, scenarioPath string) error {
+	if jsonFile != "" {
+		if err := report.WriteJSONFile(jsonFile, cmp); err != nil {
+			return err
+		}
+	}
+	if htmlFile != "" {
+		var runs []report.Run
+		for _, t := range cmp.Targets {
+			if run := medianRun(t); run != nil {
+				runs = append(runs, report.Run{Name: t.Name, Result: run})
+			}
+		}
+		if err := writeHTMLFile(htmlFile, "megaflow bench compare", runs); err != nil {
+			return err
+		}
+	}
+	if recordFile == "" {
+		return nil
+	}
+	cfg.URL = cmp.Targets[0].URL
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	title := "comparison of " + targetNames(cmp)
+	if scenarioPath != "" {
+		title = "scenario " + strings.TrimSuffix(filepath.Base(scenarioPath), ".toml") + ", " + targetNames(cmp)
+	}
+	rec := compare.Record{
+		Title:      title,
+		Time:       time.Now(),
+		Machine:    compare.ThisMachine(),
+		Command:    strings.Join(os.Args, " "),
+		Load:       cfg,
+		Comparison: cmp,
+		Notes:      ratioNotes(cmp),
+	}
+	if os.Getenv("MAKELEVEL") != "" {
+		rec.Notes = append([]string{"Run by `make bench`."}, rec.Notes...)
+	}
+	if err := rec.AppendTo(recordFile); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "appended the results to %s\n", recordFile)
+	return nil
+}
+
+// ratioNotes states the throughput of the "megaflow" target relative to
+// every other target, the figures that the standard comparison is about.
+func ratioNotes(cmp *compare.Comparison) []string {
+	var notes []string
+	for _, t := range cmp.Targets {
+		if t.Name == "megaflow" {
+			continue
+		}
+		if r, ok := cmp.ThroughputRatio("megaflow", t.Name); ok {
+			notes = append(notes, fmt.Sprintf("megaflow throughput / %s throughput: %.2f", t.Name, r))
+		}
+	}
+	return notes
+}
+
+// medianRun returns the run whose throughput is closest to the median.
+func medianRun(t compare.TargetResult) *load.Result {
+	var best *load.Result
+	for _, r := range t.Runs {
+		if best == nil || abs(r.Throughput-t.Median.Throughput) < abs(best.Throughput-t.Median.Throughput) {
+			best = r
+		}
+	}
+	return best
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+func targetNames(cmp *compare.Comparison) string {
+	names := make([]string, 0, len(cmp.Targets))
+	for _, t := range cmp.Targets {
+		names = append(names, t.Name)
+	}
+	return strings.Join(names, " vs ")
+}
+
+// setDefault changes a flag's default value before parsing.
+func setDefault(fs *flag.FlagSet, name, value string) {
+	f := fs.Lookup(name)
+	_ = f.Value.Set(value)
+	f.DefValue = value
 }

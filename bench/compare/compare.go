@@ -1,0 +1,181 @@
+// Package compare runs several targets in alternating rounds (A B A B …)
+// with the same load and reports the median of each figure over the rounds,
+// with its ratio to the first target. Alternating spreads a noisy
+// neighbour's effect over every target instead of letting it land on one.
+package compare
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/megaflow/megaflow/bench/load"
+)
+
+// Target is one endpoint to compare.
+type Target struct {
+	Name string `json:"name"`
+	URL  string `json:"url"`
+}
+
+// Options configures a comparison.
+type Options struct {
+	// Rounds is the number of times each target is run. Zero means 5.
+	Rounds int
+	// Load is the load of every run; its URL is replaced by each target's.
+	Load load.Config
+	// Log receives one line per finished run. Nil prints nothing.
+	Log io.Writer
+}
+
+// Comparison contains every run and the medians.
+type Comparison struct {
+	Rounds  int            `json:"rounds"`
+	Targets []TargetResult `json:"targets"`
+}
+
+// TargetResult contains one target's runs, in round order, and its medians.
+type TargetResult struct {
+	Target
+	Runs   []*load.Result `json:"runs"`
+	Median Figures        `json:"median"`
+	// Ratio is Median divided by the first target's Median, figure by
+	// figure. The first target's ratios are all 1.
+	Ratio Figures `json:"ratio_to_first"`
+}
+
+// Figures are the compared figures of one run, or their medians.
+type Figures struct {
+	Throughput float64 `json:"throughput_rps"`
+	P50Ms      float64 `json:"p50_ms"`
+	P90Ms      float64 `json:"p90_ms"`
+	P99Ms      float64 `json:"p99_ms"`
+	P999Ms     float64 `json:"p99_9_ms"`
+	Errors     float64 `json:"errors"`
+}
+
+func figuresOf(r *load.Result) Figures {
+	return Figures{
+		Throughput: r.Throughput,
+		P50Ms:      r.Latency.P50Ms,
+		P90Ms:      r.Latency.P90Ms,
+		P99Ms:      r.Latency.P99Ms,
+		P999Ms:     r.Latency.P999Ms,
+		Errors:     float64(r.Errors.Total),
+	}
+}
+
+// Run runs every target once per round, in the order given, for
+// opts.Rounds rounds. When ctx is cancelled it stops after the current run
+// and returns the rounds that finished with ctx's error.
+func Run(ctx context.Context, targets []Target, opts Options) (*Comparison, error) {
+	if len(targets) == 0 {
+		return nil, errors.New("nothing to compare: give at least one target")
+	}
+	if opts.Rounds <= 0 {
+		opts.Rounds = 5
+	}
+	for _, t := range targets {
+		cfg := opts.Load
+		cfg.URL = t.URL
+		if err := cfg.Validate(); err != nil {
+			return nil, fmt.Errorf("target %s: %w", t.Name, err)
+		}
+	}
+	c := &Comparison{}
+	for _, t := range targets {
+		c.Targets = append(c.Targets, TargetResult{Target: t})
+	}
+	for round := 1; round <= opts.Rounds; round++ {
+		for i := range c.Targets {
+			tr := &c.Targets[i]
+			cfg := opts.Load
+			cfg.URL = tr.URL
+			res, err := load.Run(ctx, cfg)
+			if err != nil {
+				return nil, fmt.Errorf("target %s, round %d: %w", tr.Name, round, err)
+			}
+			if ctx.Err() != nil {
+				c.finish()
+				return c, ctx.Err()
+			}
+			tr.Runs = append(tr.Runs, res)
+			if opts.Log != nil {
+				fmt.Fprintf(opts.Log, "round %d of %d, %-10s %9.0f req/s  p99 %s  errors %d\n",
+					round, opts.Rounds, tr.Name, res.Throughput, load.FormatMs(res.Latency.P99Ms), res.Errors.Total)
+			}
+		}
+		c.Rounds = round
+	}
+	c.finish()
+	return c, nil
+}
+
+// finish computes the medians and the ratios of the finished rounds.
+func (c *Comparison) finish() {
+	for i := range c.Targets {
+		tr := &c.Targets[i]
+		tr.Runs = tr.Runs[:min(len(tr.Runs), c.Rounds)]
+		tr.Median = medianFigures(tr.Runs)
+	}
+	if len(c.Targets) == 0 {
+		return
+	}
+	base := c.Targets[0].Median
+	for i := range c.Targets {
+		m := c.Targets[i].Median
+		c.Targets[i].Ratio = Figures{
+			Throughput: ratio(m.Throughput, base.Throughput),
+			P50Ms:      ratio(m.P50Ms, base.P50Ms),
+			P90Ms:      ratio(m.P90Ms, base.P90Ms),
+			P99Ms:      ratio(m.P99Ms, base.P99Ms),
+			P999Ms:     ratio(m.P999Ms, base.P999Ms),
+			Errors:     ratio(m.Errors, base.Errors),
+		}
+	}
+}
+
+func medianFigures(runs []*load.Result) Figures {
+	pick := func(f func(Figures) float64) float64 {
+		values := make([]float64, 0, len(runs))
+		for _, r := range runs {
+			values = append(values, f(figuresOf(r)))
+		}
+		return median(values)
+	}
+	return Figures{
+		Throughput: pick(func(f Figures) float64 { return f.Throughput }),
+		P50Ms:      pick(func(f Figures) float64 { return f.P50Ms }),
+		P90Ms:      pick(func(f Figures) float64 { return f.P90Ms }),
+		P99Ms:      pick(func(f Figures) float64 { return f.P99Ms }),
+		P999Ms:     pick(func(f Figures) float64 { return f.P999Ms }),
+		Errors:     pick(func(f Figures) float64 { return f.Errors }),
+	}
+}
+
+// median returns the middle value, or the mean of the two middle values for
+// an even count; 0 for none.
+func median(values []float64) float64 {
+	if len(values) == 0 {
+		return 0
+	}
+	sort.Float64s(values)
+	mid := len(values) / 2
+	if len(values)%2 == 1 {
+		return values[mid]
+	}
+	return (values[mid-1] + values[mid]) / 2
+}
+
+// ratio returns a/b, 1 when both are 0 and 0 when only b is 0.
+func ratio(a, b float64) float64 {
+	switch {
+	case b != 0:
+		return a / b
+	case a == 0:
+		return 1
+	}
+	return 0
+}

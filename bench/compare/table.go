@@ -1,0 +1,59 @@
+package compare
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/megaflow/megaflow/bench/load"
+)
+
+// WriteTable writes the medians and ratios as an aligned text table.
+func (c *Comparison) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	first := ""
+	if len(c.Targets) > 0 {
+		first = c.Targets[0].Name
+	}
+	fmt.Fprintf(tw, "target\treq/s\tvs %s\tp50\tp90\tp99\tp99.9\terrors\t\n", first)
+	for _, t := range c.Targets {
+		m := t.Median
+		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%s\t%s\t%s\t%s\t%.0f\t\n", t.Name, m.Throughput, t.Ratio.Throughput,
+			latencyWithRatio(m.P50Ms, t.Ratio.P50Ms), latencyWithRatio(m.P90Ms, t.Ratio.P90Ms),
+			latencyWithRatio(m.P99Ms, t.Ratio.P99Ms), latencyWithRatio(m.P999Ms, t.Ratio.P999Ms), m.Errors)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "Medians over %d rounds; latency ratios to %s in brackets.\n", c.Rounds, first)
+	return err
+}
+
+func latencyWithRatio(ms, ratio float64) string {
+	return fmt.Sprintf("%s (%.2f)", load.FormatMs(ms), ratio)
+}
+
+// WriteMarkdown writes the medians, the ratios and each round's throughput
+// as a Markdown table.
+func (c *Comparison) WriteMarkdown(w io.Writer) error {
+	first := ""
+	if len(c.Targets) > 0 {
+		first = c.Targets[0].Name
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "| target | req/s (median of %d) | vs %s | p50 | p90 | p99 | p99.9 | errors | req/s per round |\n", c.Rounds, first)
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|---|\n")
+	for _, t := range c.Targets {
+		m := t.Median
+		rounds := make([]string, 0, len(t.Runs))
+		for _, r := range t.Runs {
+			rounds = append(rounds, fmt.Sprintf("%.0f", r.Throughput))
+		}
+		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %s | %s | %s | %s | %.0f | %s |\n", t.Name, m.Throughput, t.Ratio.Throughput,
+			load.FormatMs(m.P50Ms), load.FormatMs(m.P90Ms), load.FormatMs(m.P99Ms), load.FormatMs(m.P999Ms), m.Errors,
+			strings.Join(rounds, ", "))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

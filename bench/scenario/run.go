@@ -1,0 +1,217 @@
+package scenario
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Env is what running a scenario needs from its caller.
+type Env struct {
+	// Executable is the megaflow binary, run as "megaflow mock" for each
+	// mock and "megaflow serve" for the megaflow instance.
+	Executable string
+	// Log receives one line per process started. Nil prints nothing.
+	Log io.Writer
+	// StartTimeout bounds the wait for each process's port. Zero means 15 s.
+	StartTimeout time.Duration
+}
+
+// Running is a started scenario. Close stops every process it started.
+type Running struct {
+	scenario *Scenario
+	env      Env
+	dir      string
+	procs    []*process
+
+	mockAddrs    map[string]string
+	megaflowAddr string
+	nginxAddrs   map[string]string // by mock name
+
+	// Skipped lists targets that could not start, with the reason, such
+	// as nginx missing.
+	Skipped map[string]string
+}
+
+// Start starts the processes that targets need: every mock, megaflow if a
+// target goes via megaflow and one nginx per mock that a target reaches via
+// nginx. An nginx target is skipped, and listed in Skipped, when nginx is not
+// installed. On error, everything already started is stopped.
+func (s *Scenario) Start(env Env, targets []TargetSpec) (*Running, error) {
+	if env.StartTimeout == 0 {
+		env.StartTimeout = 15 * time.Second
+	}
+	dir, err := os.MkdirTemp("", "megaflow-scenario-"+s.Name+"-")
+	if err != nil {
+		return nil, fmt.Errorf("create the scenario's temporary directory: %w", err)
+	}
+	r := &Running{
+		scenario:   s,
+		env:        env,
+		dir:        dir,
+		mockAddrs:  map[string]string{},
+		nginxAddrs: map[string]string{},
+		Skipped:    map[string]string{},
+	}
+	if err := r.start(targets); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *Running) start(targets []TargetSpec) error {
+	if err := r.startMocks(); err != nil {
+		return err
+	}
+	for _, t := range targets {
+		switch t.Via {
+		case "megaflow":
+			if r.megaflowAddr == "" {
+				if err := r.startMegaflow(); err != nil {
+					return err
+				}
+			}
+		case "nginx":
+			if _, ok := r.nginxAddrs[t.Mock]; ok {
+				continue
+			}
+			err := r.startNginx(t.Mock)
+			if errors.Is(err, errNginxMissing) {
+				r.Skipped[t.Name] = err.Error()
+				continue
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (r *Running) startMocks() error {
+	names := make([]string, 0, len(r.scenario.Mocks))
+	for name := range r.scenario.Mocks {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		spec := r.scenario.Mocks[name]
+		addr, err := freeAddr()
+		if err != nil {
+			return err
+		}
+		args := append([]string{"mock", spec.Kind, "--listen", addr}, mockArgs(spec.Options)...)
+		if err := r.run("mock-"+name, addr, r.env.Executable, args...); err != nil {
+			return err
+		}
+		r.mockAddrs[name] = addr
+	}
+	return nil
+}
+
+func (r *Running) startMegaflow() error {
+	addr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	config, err := r.megaflowConfig(addr)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(r.dir, "megaflow.toml")
+	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
+		return fmt.Errorf("write megaflow's configuration: %w", err)
+	}
+	if err := r.run("megaflow", addr, r.env.Executable, "serve", "--config", path, "--listen", addr); err != nil {
+		return err
+	}
+	r.megaflowAddr = addr
+	return nil
+}
+
+// megaflowConfig fills the placeholders of the [megaflow] config. The error
+// names a placeholder left unfilled.
+func (r *Running) megaflowConfig(listen string) (string, error) {
+	pairs := []string{"{{listen}}", listen, "{{scenario_dir}}", r.scenario.dir}
+	for name, addr := range r.mockAddrs {
+		pairs = append(pairs, "{{mock."+name+"}}", addr)
+	}
+	config := strings.NewReplacer(pairs...).Replace(r.scenario.Megaflow.Config)
+	if i := strings.Index(config, "{{"); i >= 0 {
+		end := min(len(config), i+40)
+		return "", fmt.Errorf("scenario %s: [megaflow] config has an unknown placeholder at %q: use {{listen}}, {{scenario_dir}} or {{mock.NAME}} for a mock in [mocks]", r.scenario.Name, config[i:end])
+	}
+	return config, nil
+}
+
+// run starts a process and waits until addr accepts connections.
+func (r *Running) run(name, addr, path string, args ...string) error {
+	p, err := startProcess(name, r.dir, path, args...)
+	if err != nil {
+		return err
+	}
+	r.procs = append(r.procs, p)
+	if err := p.waitForPort(addr, r.env.StartTimeout); err != nil {
+		return fmt.Errorf("scenario %s: %w", r.scenario.Name, err)
+	}
+	if r.env.Log != nil {
+		fmt.Fprintf(r.env.Log, "started %s on %s (pid %d)\n", name, addr, p.cmd.Process.Pid)
+	}
+	return nil
+}
+
+// URL returns the URL that target t loads, or an error when t was skipped
+// or not started.
+func (r *Running) URL(t TargetSpec) (string, error) {
+	path := t.Path
+	if path == "" {
+		path = r.scenario.Load.Path
+	}
+	if path == "" {
+		path = "/"
+	}
+	var addr string
+	switch t.Via {
+	case "megaflow":
+		addr = r.megaflowAddr
+	case "mock":
+		addr = r.mockAddrs[t.Mock]
+	case "nginx":
+		addr = r.nginxAddrs[t.Mock]
+	}
+	if reason, ok := r.Skipped[t.Name]; ok {
+		return "", fmt.Errorf("target %s skipped: %s", t.Name, reason)
+	}
+	if addr == "" {
+		return "", fmt.Errorf("target %s was not started", t.Name)
+	}
+	return "http://" + addr + path, nil
+}
+
+// Close stops every process in the reverse order of starting, and removes
+// the temporary directory with the generated configurations and logs.
+func (r *Running) Close() {
+	for i := len(r.procs) - 1; i >= 0; i-- {
+		r.procs[i].stop()
+	}
+	os.RemoveAll(r.dir)
+}
+
+// nginxPath returns the nginx binary on PATH or in /usr/sbin, which is not
+// on every user's PATH.
+func nginxPath() (string, error) {
+	if path, err := exec.LookPath("nginx"); err == nil {
+		return path, nil
+	}
+	if _, err := os.Stat("/usr/sbin/nginx"); err == nil {
+		return "/usr/sbin/nginx", nil
+	}
+	return "", errNginxMissing
+}
