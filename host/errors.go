@@ -67,6 +67,12 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // errorKindOf returns the Kind of err when it is an *Error, else 0.
 func errorKindOf(err error) ErrorKind {
+	if err == nil {
+		return 0
+	}
+	if e, ok := err.(*Error); ok {
+		return e.Kind
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Kind

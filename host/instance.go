@@ -30,7 +30,12 @@ type instance struct {
 	bufCap uint32
 	calls  uint64
 
-	ctx    callContext
+	// ctx is the context of the current guest call. Without a timeout it
+	// points to base, which is reused; with one, each call gets its own,
+	// because wazero's interruption goroutine may still read it after the
+	// call returns.
+	ctx    context.Context
+	base   callContext
 	cancel context.CancelFunc // of the per-call timeout context, if any
 
 	// Per-call state, written by the host functions.
@@ -40,8 +45,8 @@ type instance struct {
 }
 
 // callContext is the context every guest call runs with. Host functions
-// find their instance through it, which costs no allocation per call.
-// Deadline, Done and Err come from the per-call parent.
+// find their instance through it; without a timeout this costs no
+// allocation per call. Deadline, Done and Err come from the parent.
 type callContext struct {
 	context.Context
 	inst *instance
@@ -68,18 +73,19 @@ func instanceFrom(ctx context.Context) *instance {
 // init hook with the plugin's config.
 func (p *Plugin) newInstance(ctx context.Context) (_ *instance, err error) {
 	inst := &instance{plugin: p, stack: make([]uint64, 3)}
-	inst.ctx = callContext{Context: ctx, inst: inst}
+	inst.base = callContext{Context: context.Background(), inst: inst}
+	inst.ctx = &inst.base
 	config := p.modConfig.
 		WithStdout(&lineWriter{sink: p.sink, stream: "stdout", level: slog.LevelInfo}).
 		WithStderr(&lineWriter{sink: p.sink, stream: "stderr", level: slog.LevelWarn})
 
-	startCtx := context.Context(&inst.ctx)
+	startCtx := context.Context(&callContext{Context: ctx, inst: inst})
 	if p.opts.Timeout > 0 {
 		// Starting a Go guest takes milliseconds, far more than a typical
 		// call timeout, so instantiation has its own bound.
-		var cancel context.CancelFunc
-		startCtx, cancel = context.WithTimeout(startCtx, 10*time.Second+p.opts.Timeout)
+		timeoutCtx, cancel := context.WithTimeout(ctx, 10*time.Second+p.opts.Timeout)
 		defer cancel()
+		startCtx = &callContext{Context: timeoutCtx, inst: inst}
 	}
 	module, err := p.runtime.InstantiateModule(startCtx, p.compiled, config)
 	if err != nil {
@@ -107,13 +113,13 @@ func (p *Plugin) newInstance(ctx context.Context) (_ *instance, err error) {
 	if err = inst.init(ctx, p.opts.Config); err != nil {
 		return nil, err
 	}
-	inst.ctx.Context = context.Background()
 	return inst, nil
 }
 
 func (inst *instance) checkVersion(ctx context.Context) error {
-	inst.ctx.Context = ctx
-	if err := inst.module.ExportedFunction(ExportABIVersion).CallWithStack(&inst.ctx, inst.stack); err != nil {
+	inst.begin(ctx)
+	defer inst.end()
+	if err := inst.module.ExportedFunction(ExportABIVersion).CallWithStack(inst.ctx, inst.stack); err != nil {
 		return fmt.Errorf("plugin %q: call %s: %w", inst.plugin.name, ExportABIVersion, err)
 	}
 	if v := int32(inst.stack[0]); v != ABIVersion {
@@ -155,8 +161,9 @@ func (inst *instance) declaredHooks() (Hook, error) {
 	if fn == nil {
 		return exported, nil
 	}
-	inst.ctx.Context = context.Background()
-	if err := fn.CallWithStack(&inst.ctx, inst.stack); err != nil {
+	inst.begin(context.Background())
+	defer inst.end()
+	if err := fn.CallWithStack(inst.ctx, inst.stack); err != nil {
 		return 0, fmt.Errorf("call %s: %w", ExportHooks, err)
 	}
 	declared := Hook(uint32(inst.stack[0]))
@@ -171,13 +178,15 @@ func (inst *instance) declaredHooks() (Hook, error) {
 func (inst *instance) begin(ctx context.Context) {
 	p := inst.plugin
 	if p.opts.Timeout > 0 {
-		inst.ctx.Context, inst.cancel = context.WithTimeout(ctx, p.opts.Timeout)
+		var timeoutCtx context.Context
+		timeoutCtx, inst.cancel = context.WithTimeout(ctx, p.opts.Timeout)
+		inst.ctx = &callContext{Context: timeoutCtx, inst: inst}
 		return
 	}
 	// Without a timeout the call cannot be interrupted, so the request's
-	// context is not needed, and the empty one makes wazero's context
+	// context is not needed, and base's empty one makes wazero's context
 	// lookups cheaper.
-	inst.ctx.Context = context.Background()
+	inst.ctx = &inst.base
 }
 
 func (inst *instance) end() {
@@ -185,7 +194,7 @@ func (inst *instance) end() {
 		inst.cancel()
 		inst.cancel = nil
 	}
-	inst.ctx.Context = context.Background()
+	inst.ctx = &inst.base
 	inst.fault = nil
 }
 
@@ -251,7 +260,7 @@ func bitsLen(x uint64) uint {
 // invoke calls fn with the params in inst.stack and returns its i32
 // result. Any error is an *Error, and the instance must then be replaced.
 func (inst *instance) invoke(hook Hook, fn api.Function) (uint32, error) {
-	err := fn.CallWithStack(&inst.ctx, inst.stack)
+	err := fn.CallWithStack(inst.ctx, inst.stack)
 	if err == nil {
 		return uint32(inst.stack[0]), nil
 	}

@@ -1,6 +1,9 @@
 package megaflow
 
-import "runtime"
+import (
+	"runtime"
+	"runtime/debug"
+)
 
 // abiVersion is the ABI version this SDK implements.
 const abiVersion = 1
@@ -20,6 +23,16 @@ const (
 // only when a call yields; without that, collection depends on allocation
 // assists alone.
 const yieldEvery = 16
+
+// gcPercent is the SDK's default GOGC. A host runs many small instances of
+// each plugin, and at Go's default of 100 a guest that allocates steadily
+// settles at about 2.5 times its starting memory (7.8 MB from 3.1 MB in the
+// host's 100,000-call test); at 50 it settles under 2 times, for about a
+// quarter more time spent collecting garbage. A plugin may call
+// debug.SetGCPercent in its OnInit function to choose otherwise.
+const gcPercent = 50
+
+func init() { debug.SetGCPercent(gcPercent) }
 
 var (
 	input      []byte // the buffer the host writes call inputs into
@@ -199,4 +212,3 @@ func callRoute(outputLen, namesLen, count uint32) uint32 {
 	}()
 	return finish(status)
 }
-

@@ -1,0 +1,67 @@
+package host_test
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/megaflow/megaflow/host"
+)
+
+// BenchmarkNoopCall times one hook call through the pool that does
+// nothing: the event hook returns unchanged on a one-byte event.
+func BenchmarkNoopCall(b *testing.B) {
+	cases := []struct {
+		name, module string
+		opts         host.PluginOptions
+	}{
+		{"wat", "testdata/wat/reference.wasm", host.PluginOptions{Instances: 1}},
+		{"go", guests["transform"], host.PluginOptions{Instances: 1}},
+		{"go-with-timeout", guests["transform"], host.PluginOptions{Instances: 1, Timeout: time.Second}},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			e := newEngine(b)
+			p := load(b, e, "noop", c.module, c.opts)
+			ctx := context.Background()
+			event := []byte("k")
+			dst := make([]byte, 0, 64)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				out, err := p.Event(ctx, event, dst[:0])
+				if err != nil || len(out) != 1 {
+					b.Fatalf("Event = %q, %v", out, err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkTransform32K times a loop-heavy call (upper-casing 32 KiB in a
+// Go guest) without and with a timeout, which is what the cost of
+// wazero's interruption checks depends on.
+func BenchmarkTransform32K(b *testing.B) {
+	for _, timeout := range []time.Duration{0, time.Second} {
+		name := "no-timeout"
+		if timeout > 0 {
+			name = "timeout"
+		}
+		b.Run(name, func(b *testing.B) {
+			e := newEngine(b)
+			p := load(b, e, "transform", guests["transform"], host.PluginOptions{Instances: 1, Timeout: timeout, Config: []byte("upper")})
+			ctx := context.Background()
+			input := bytes.Repeat([]byte("megaflow "), 32<<10/9+1)[:32<<10]
+			dst := make([]byte, 0, 64<<10)
+			b.SetBytes(int64(len(input)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, _, err := p.Response(ctx, input, dst[:0]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
