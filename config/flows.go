@@ -1,0 +1,213 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// hookKeys lists a node's plugin keys and what each plugin does there.
+var hookKeys = []string{"request", "response", "events", "aggregate", "route"}
+
+func (n *Node) hook(key string) string {
+	switch key {
+	case "request":
+		return n.Request
+	case "response":
+		return n.Response
+	case "events":
+		return n.Events
+	case "aggregate":
+		return n.Aggregate
+	case "route":
+		return n.Route
+	}
+	return ""
+}
+
+// flow checks one flow's nodes and edges. Each problem is placed on the
+// key that causes it: a node's service or after entry, or the flow's
+// output.
+func (v *validator) flow(name string) {
+	fl := v.f.Flows[name]
+	base := []string{"flows", name}
+	v.validName("flow", name, base)
+	if len(fl.Nodes) == 0 {
+		v.add(base, "flow %q has no nodes; add a [[flows.%s.nodes]] table with a service", name, name)
+		return
+	}
+	index := v.flowNodes(name, fl)
+	succs, edgesOK := v.flowEdges(name, fl, index)
+	cycle := findCycle(fl.Nodes, succs)
+	if cycle != nil {
+		first := index[cycle[0]]
+		v.add(nodePath(name, first, "after"), "flow %q has a cycle: %s; remove one of these \"after\" entries", name, strings.Join(cycle, " → "))
+	}
+	v.flowHooks(name, fl, succs)
+	v.flowOutput(name, fl, index, succs, edgesOK && cycle == nil)
+}
+
+func nodePath(flow string, i int, keys ...string) []string {
+	return appendPath([]string{"flows", flow, "nodes", strconv.Itoa(i)}, keys...)
+}
+
+// flowNodes checks each node's names and returns the index of every
+// uniquely named node.
+func (v *validator) flowNodes(flow string, fl Flow) map[string]int {
+	index := map[string]int{}
+	for i, n := range fl.Nodes {
+		owner := nodeLabel(flow, i, n)
+		switch _, ok := v.f.Services[n.Service]; {
+		case n.Service == "":
+			v.add(nodePath(flow, i), "%s has no service; set service to one of the [services.NAME] tables", owner)
+		case !ok:
+			v.add(nodePath(flow, i, "service"), "%s: service %q is not defined%s", owner, n.Service, choices(n.Service, sortedKeys(v.f.Services), "services"))
+		}
+		if n.Name != "" {
+			v.validName("node", n.Name, nodePath(flow, i, "name"))
+		}
+		name := n.NodeName()
+		if name == "" {
+			continue
+		}
+		if first, dup := index[name]; dup {
+			key := "service"
+			if n.Name != "" {
+				key = "name"
+			}
+			v.add(nodePath(flow, i, key), "flow %q: node name %q is used twice, first at line %d; give one of them a distinct name = \"...\"", flow, name, v.at(nodePath(flow, first)...).Line)
+			continue
+		}
+		index[name] = i
+		for _, key := range hookKeys {
+			if p := n.hook(key); p != "" {
+				if _, ok := v.f.Plugins[p]; !ok {
+					v.add(nodePath(flow, i, key), "%s: %s plugin %q is not defined%s", owner, key, p, choices(p, sortedKeys(v.f.Plugins), "plugins"))
+				}
+			}
+		}
+	}
+	return index
+}
+
+// flowEdges checks every after entry and returns each node's successors.
+// ok is false when an entry was rejected, so leaves are not trustworthy.
+func (v *validator) flowEdges(flow string, fl Flow, index map[string]int) (succs [][]int, ok bool) {
+	succs = make([][]int, len(fl.Nodes))
+	ok = true
+	for i, n := range fl.Nodes {
+		owner := nodeLabel(flow, i, n)
+		var seen []string
+		for k, pred := range n.After {
+			path := nodePath(flow, i, "after", strconv.Itoa(k))
+			j, known := index[pred]
+			switch {
+			case pred == n.NodeName():
+				v.add(path, "%s comes after itself, a cycle: %s → %s; remove %q from after", owner, pred, pred, pred)
+			case !known:
+				v.add(path, "%s: after names unknown node %q%s", owner, pred, choices(pred, sortedKeys(index), "nodes of this flow"))
+			case slices.Contains(seen, pred):
+				v.add(path, "%s: after lists %q twice; remove the copy", owner, pred)
+			default:
+				seen = append(seen, pred)
+				succs[j] = append(succs[j], i)
+				continue
+			}
+			ok = false
+		}
+	}
+	return succs, ok
+}
+
+// flowHooks rejects plugins that could never run where they are placed.
+func (v *validator) flowHooks(flow string, fl Flow, succs [][]int) {
+	for i, n := range fl.Nodes {
+		owner := nodeLabel(flow, i, n)
+		// NOTE: an aggregate plugin on a node with one predecessor is
+		// accepted, as users write it for ChatQnA's llm node, although the
+		// scheduler calls aggregate only when two or more predecessors ran.
+		if n.Route != "" && len(succs[i]) == 0 {
+			v.add(nodePath(flow, i, "route"), "%s: route %q would never run, because it picks which successors run and no node comes after this one; remove route or add successors", owner, n.Route)
+		}
+		if svc, ok := v.f.Services[n.Service]; ok && n.Events != "" && !svc.Stream {
+			v.add(nodePath(flow, i, "events"), "%s: events %q would never run, because it rewrites streamed events and service %q has stream = false; set stream = true on the service or remove events", owner, n.Events, n.Service)
+		}
+	}
+}
+
+func (v *validator) flowOutput(flow string, fl Flow, index map[string]int, succs [][]int, edgesOK bool) {
+	if fl.Output != "" {
+		if _, ok := index[fl.Output]; !ok {
+			v.add([]string{"flows", flow, "output"}, "flow %q: output names unknown node %q%s", flow, fl.Output, choices(fl.Output, sortedKeys(index), "nodes of this flow"))
+		}
+		return
+	}
+	if !edgesOK {
+		return
+	}
+	var leaves []string
+	for i, n := range fl.Nodes {
+		if len(succs[i]) == 0 {
+			leaves = append(leaves, n.NodeName())
+		}
+	}
+	if len(leaves) > 1 {
+		v.add([]string{"flows", flow}, "flow %q has %d leaves (%s) and no output; set output to the node whose result is the response", flow, len(leaves), strings.Join(leaves, ", "))
+	}
+}
+
+// choices returns a "did you mean" for a near miss, else the list of what
+// exists, named what.
+func choices(name string, known []string, what string) string {
+	if s := suggestion(name, known); s != "" {
+		return s
+	}
+	if len(known) == 0 {
+		return fmt.Sprintf("; the file defines no %s", what)
+	}
+	return fmt.Sprintf("; the %s are %s", what, strings.Join(known, ", "))
+}
+
+// findCycle returns the node names along one cycle, the first repeated at
+// the end (a → b → a), or nil when the flow is acyclic. Self-loops are
+// reported by flowEdges and never enter succs.
+func findCycle(nodes []Node, succs [][]int) []string {
+	const (
+		unvisited = iota
+		onStack
+		done
+	)
+	state := make([]uint8, len(nodes))
+	var stack []int
+	var found []string
+	var visit func(i int) bool
+	visit = func(i int) bool {
+		state[i] = onStack
+		stack = append(stack, i)
+		for _, s := range succs[i] {
+			switch state[s] {
+			case onStack:
+				at := slices.Index(stack, s)
+				for _, k := range stack[at:] {
+					found = append(found, nodes[k].NodeName())
+				}
+				found = append(found, nodes[s].NodeName())
+				return true
+			case unvisited:
+				if visit(s) {
+					return true
+				}
+			}
+		}
+		stack = stack[:len(stack)-1]
+		state[i] = done
+		return false
+	}
+	for i := range nodes {
+		if state[i] == unvisited && visit(i) {
+			return found
+		}
+	}
+	return nil
+}
