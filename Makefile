@@ -25,9 +25,19 @@ test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
 
-## bench: scheduler micro-benchmarks (the load comparison is added to this target by the harness)
+## bench: micro-benchmarks, then the standard load comparison: the echo mock
+## loaded directly, through megaflow's echo flow and through nginx (when
+## installed), in alternating rounds; appends a dated entry to bench/RESULTS.md
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem ./runtime/...
+	$(GO) test -run '^$$' -bench . -benchmem ./runtime/... ./bench/...
+	$(BIN) bench compare --scenario bench/scenarios/echo.toml \
+		--rounds 5 --duration 5s --warmup 1s --record bench/RESULTS.md
+
+## bench-stall: the same 1 s server stall measured by the closed and the open loop
+.PHONY: bench-stall
+bench-stall: build
+	$(BIN) bench scenario bench/scenarios/stall.toml --duration 5s
+	$(BIN) bench scenario bench/scenarios/stall.toml --duration 5s --rate 2000
 
 clean:
 	rm -rf bin

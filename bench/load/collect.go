@@ -59,7 +59,7 @@ func (c *collector) start() <-chan struct{} {
 		for {
 			select {
 			case now := <-ticker.C:
-				c.collect(now)
+				c.collect(now, false)
 				c.printProgress(now)
 			case <-c.r.done:
 				return
@@ -70,8 +70,11 @@ func (c *collector) start() <-chan struct{} {
 }
 
 // collect moves everything recorded since the last call into the totals
-// and, inside the measured window, appends a timeline sample.
-func (c *collector) collect(now time.Time) {
+// and, inside the measured window, appends a timeline sample. The final
+// call covers the tail after the last tick, when the last responses trickle
+// in; a tail shorter than half a tick adds no sample, because its rate
+// would be a meaningless dip.
+func (c *collector) collect(now time.Time, final bool) {
 	c.interval.Reset()
 	var delta counts
 	for _, s := range c.r.shards {
@@ -95,7 +98,7 @@ func (c *collector) collect(now time.Time) {
 		return
 	}
 	seconds := now.Sub(c.lastSample).Seconds()
-	if seconds <= 0 {
+	if seconds <= 0 || (final && seconds < c.tick.Seconds()/2) {
 		return
 	}
 	c.lastSample = now

@@ -76,7 +76,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	end := time.Now()
 	r.stop()
 	<-collectorDone
-	col.collect(end)
+	col.collect(end, true)
 	col.clearProgress()
 	return col.result(end, ctx.Err() != nil), nil
 }
@@ -138,15 +138,13 @@ func (r *runner) claim() (seq uint64, scheduled time.Time, measured, ok bool) {
 		scheduled = time.Now()
 	} else {
 		scheduled = r.scheduledTime(seq)
-		if !r.deadline.IsZero() && !scheduled.Before(r.deadline) {
+		// A request due inside the window but still unclaimed when the
+		// window closes counts as unsent, so the run ends on time under
+		// overload.
+		if !r.deadline.IsZero() && (!scheduled.Before(r.deadline) || !time.Now().Before(r.deadline)) {
 			return 0, time.Time{}, false, false
 		}
 		if !r.sleepUntil(scheduled) {
-			return 0, time.Time{}, false, false
-		}
-		// A request due inside the window but not sent before the window
-		// closed counts as unsent, so the run ends on time under overload.
-		if !r.deadline.IsZero() && !time.Now().Before(r.deadline) {
 			return 0, time.Time{}, false, false
 		}
 	}
