@@ -22,7 +22,16 @@ var guests = map[string]string{
 	"transform": "./testdata/guests/transform",
 }
 
+// cacheDir is the compilation cache shared by every test's engine, so each
+// module is compiled once per run; it also exercises the cache directory.
+var cacheDir string
+
 func TestMain(m *testing.M) {
+	var err error
+	if cacheDir, err = os.MkdirTemp("", "megaflow-host-cache-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	for name, dir := range guests {
 		path, err := hosttest.BuildGo(dir)
 		if err != nil {
@@ -33,6 +42,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	hosttest.Cleanup()
+	os.RemoveAll(cacheDir)
 	os.Exit(code)
 }
 
@@ -56,7 +66,7 @@ func (l *logBuffer) String() string {
 
 func newEngine(t testing.TB) *host.Engine {
 	t.Helper()
-	e, err := host.NewEngine(context.Background(), host.EngineOptions{Logger: discardLogger()})
+	e, err := host.NewEngine(context.Background(), host.EngineOptions{CacheDir: cacheDir, Logger: discardLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
