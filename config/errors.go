@@ -60,7 +60,19 @@ func (l ErrorList) sort() {
 type problems struct {
 	file string
 	list ErrorList
+	// failed holds the paths of values already reported as unusable, so
+	// later checks skip them instead of reporting the same value again.
+	failed map[string]bool
 }
+
+func (p *problems) markFailed(path []string) {
+	if p.failed == nil {
+		p.failed = map[string]bool{}
+	}
+	p.failed[pathKey(path)] = true
+}
+
+func (p *problems) hasFailed(path []string) bool { return p.failed[pathKey(path)] }
 
 func (p *problems) add(pos Position, format string, args ...any) {
 	p.list = append(p.list, &Error{File: p.file, Pos: pos, Message: fmt.Sprintf(format, args...)})

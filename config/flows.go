@@ -45,7 +45,8 @@ func (v *validator) flow(name string) {
 		v.add(nodePath(name, first, "after"), "flow %q has a cycle: %s; remove one of these \"after\" entries", name, strings.Join(cycle, " → "))
 	}
 	v.flowHooks(name, fl, succs)
-	v.flowOutput(name, fl, index, succs, edgesOK && cycle == nil)
+	unique := len(index) == len(fl.Nodes)
+	v.flowOutput(name, fl, index, succs, unique && edgesOK && cycle == nil)
 }
 
 func nodePath(flow string, i int, keys ...string) []string {
@@ -97,6 +98,9 @@ func (v *validator) flowEdges(flow string, fl Flow, index map[string]int) (succs
 	succs = make([][]int, len(fl.Nodes))
 	ok = true
 	for i, n := range fl.Nodes {
+		if index[n.NodeName()] != i {
+			continue // a duplicate name, already reported
+		}
 		owner := nodeLabel(flow, i, n)
 		var seen []string
 		for k, pred := range n.After {

@@ -219,6 +219,10 @@ func (c *typeChecker) expect(v any, want string, path []string, wantText string)
 
 func (c *typeChecker) wrongType(v any, path []string, want string) {
 	c.typeErrors++
+	if len(path) == 1 {
+		c.out.add(c.pos.nearest(path), "%s must be %s, not %s", path[0], want, describeValue(v))
+		return
+	}
 	c.out.add(c.pos.nearest(path), "%s: %s must be %s, not %s", describeOwner(c.tree, path), describeKey(path), want, describeValue(v))
 }
 
@@ -226,10 +230,12 @@ func (c *typeChecker) unknownKey(key string, known []string, path []string) {
 	at := c.pos.nearest(appendPath(path, key))
 	hint := suggestion(key, known)
 	if len(path) == 0 {
-		if hint == "" {
+		if best := strings.Trim(strings.TrimPrefix(hint, "; did you mean "), `"?`); best != "" {
+			hint = "; did you mean [" + best + "]?"
+		} else {
 			hint = "; the top-level tables are [" + strings.Join(known, "], [") + "]"
 		}
-		c.out.add(at, "unknown table or key %q%s", key, hint)
+		c.out.add(at, "unknown table [%s]%s", key, hint)
 		return
 	}
 	if hint == "" {
@@ -387,7 +393,9 @@ func appendPath(path []string, keys ...string) []string {
 // suggestion returns `; did you mean "x"?` for the known name closest to
 // name, when one is close enough to be a likely typo, and "" otherwise.
 func suggestion(name string, known []string) string {
-	best, bestDist := "", max(2, len(name)/3)+1
+	// A typo changes a few characters; a distance as long as the name
+	// itself only means the name is short.
+	best, bestDist := "", min(max(1, len(name)/3), len(name)-1)+1
 	for _, k := range known {
 		if d := editDistance(strings.ToLower(name), strings.ToLower(k)); d < bestDist {
 			best, bestDist = k, d

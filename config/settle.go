@@ -78,6 +78,7 @@ func (s *settler) leaf(v reflect.Value, f field, path []string) {
 func (s *settler) report(err error, path []string) {
 	if err != nil {
 		s.out.add(s.pos.nearest(path), "%s: %s %v", describeOwner(s.tree, path), describeKey(path), err)
+		s.out.markFailed(path)
 	}
 }
 
@@ -85,6 +86,7 @@ func (s *settler) expand(value string, path []string) string {
 	out, problems := expandEnv(value, s.lookup)
 	for _, p := range problems {
 		s.out.add(s.pos.nearest(path), "%s: %s: %s", describeOwner(s.tree, path), describeKey(path), p)
+		s.out.markFailed(path)
 	}
 	return out
 }

@@ -39,15 +39,20 @@ func (v *validator) validate() {
 // at returns the position of the key at path, or of its nearest table.
 func (v *validator) at(path ...string) Position { return v.pos.nearest(path) }
 
+// add reports a problem at path, unless the value there was already
+// reported as unusable.
 func (v *validator) add(path []string, format string, args ...any) {
+	if v.out.hasFailed(path) {
+		return
+	}
 	v.out.add(v.pos.nearest(path), format, args...)
 }
 
 func (v *validator) server() {
 	s := &v.f.Server
 	v.listenAddress("server", s.Listen, false, "server", "listen")
-	v.atLeast("server", s.MaxBodyBytes.Bytes, 1, "byte", "server", "max_body_bytes")
-	v.atLeast("server", int64(s.MaxConcurrentRequests), 1, "request", "server", "max_concurrent_requests")
+	v.atLeast("server", s.MaxBodyBytes.Bytes, 1, "server", "max_body_bytes")
+	v.atLeast("server", int64(s.MaxConcurrentRequests), 1, "server", "max_concurrent_requests")
 	v.positive("server", s.ReadTimeout, "server", "read_timeout")
 	v.positive("server", s.WriteTimeout, "server", "write_timeout")
 	v.positive("server", s.IdleTimeout, "server", "idle_timeout")
@@ -183,13 +188,9 @@ func suggestDuration(key string) string {
 	return "1s"
 }
 
-func (v *validator) atLeast(owner string, n, min int64, unit string, path ...string) {
+func (v *validator) atLeast(owner string, n, min int64, path ...string) {
 	if n < min {
-		plural := unit
-		if min != 1 {
-			plural += "s"
-		}
-		v.add(path, "%s: %s is %d; it must be at least %d %s", owner, describeKey(path), n, min, plural)
+		v.add(path, "%s: %s is %d; it must be %d or more", owner, describeKey(path), n, min)
 	}
 }
 
@@ -218,9 +219,9 @@ func (v *validator) service(name string) {
 	v.positive(owner, s.Timeout, appendPath(base, "timeout")...)
 	v.positive(owner, s.DialTimeout, appendPath(base, "dial_timeout")...)
 	v.positive(owner, s.IdleTimeout, appendPath(base, "idle_timeout")...)
-	v.atLeast(owner, int64(s.Retries), 0, "retry", appendPath(base, "retries")...)
-	v.atLeast(owner, int64(s.MaxConns), 1, "connection", appendPath(base, "max_conns")...)
-	v.atLeast(owner, s.MaxResponseBytes.Bytes, 1, "byte", appendPath(base, "max_response_bytes")...)
+	v.atLeast(owner, int64(s.Retries), 0, appendPath(base, "retries")...)
+	v.atLeast(owner, int64(s.MaxConns), 1, appendPath(base, "max_conns")...)
+	v.atLeast(owner, s.MaxResponseBytes.Bytes, 1, appendPath(base, "max_response_bytes")...)
 	v.breaker(owner, s.Breaker, appendPath(base, "breaker"))
 	if v.pos.defined(appendPath(base, "health")) {
 		s.Health.enabled = true
@@ -263,13 +264,13 @@ func (v *validator) serviceAddress(name string, s Service, base []string, owner 
 }
 
 func (v *validator) breaker(owner string, b Breaker, base []string) {
-	v.atLeast(owner, int64(b.ConsecutiveFailures), 1, "failure", appendPath(base, "consecutive_failures")...)
+	v.atLeast(owner, int64(b.ConsecutiveFailures), 1, appendPath(base, "consecutive_failures")...)
 	if b.FailureRatio <= 0 || b.FailureRatio > 1 {
 		v.add(appendPath(base, "failure_ratio"), "%s: breaker.failure_ratio is %g; it must be more than 0 and at most 1", owner, b.FailureRatio)
 	}
-	v.atLeast(owner, int64(b.MinRequests), 1, "request", appendPath(base, "min_requests")...)
+	v.atLeast(owner, int64(b.MinRequests), 1, appendPath(base, "min_requests")...)
 	v.positive(owner, b.OpenTimeout, appendPath(base, "open_timeout")...)
-	v.atLeast(owner, int64(b.HalfOpenRequests), 1, "request", appendPath(base, "half_open_requests")...)
+	v.atLeast(owner, int64(b.HalfOpenRequests), 1, appendPath(base, "half_open_requests")...)
 	v.positive(owner, b.Interval, appendPath(base, "interval")...)
 }
 
@@ -282,8 +283,8 @@ func (v *validator) health(owner string, h Health, base []string) {
 	if h.Interval.Duration > 0 && h.Timeout.Duration > h.Interval.Duration {
 		v.add(appendPath(base, "timeout"), "%s: health.timeout %s is longer than health.interval %s; probes would overlap, so shorten the timeout", owner, h.Timeout.Duration, h.Interval.Duration)
 	}
-	v.atLeast(owner, int64(h.Unhealthy), 1, "probe", appendPath(base, "unhealthy")...)
-	v.atLeast(owner, int64(h.Healthy), 1, "probe", appendPath(base, "healthy")...)
+	v.atLeast(owner, int64(h.Unhealthy), 1, appendPath(base, "unhealthy")...)
+	v.atLeast(owner, int64(h.Healthy), 1, appendPath(base, "healthy")...)
 }
 
 // Wasm32 limits: linear memory grows in 64 KiB pages up to 4 GiB.
@@ -313,7 +314,7 @@ func (v *validator) plugin(name string) {
 		v.add(appendPath(base, "max_memory"), "%s: max_memory is %d bytes; it must be from 64KiB to 4GiB, the range of 32-bit Wasm memory", owner, m)
 	}
 	v.positive(owner, p.Timeout, appendPath(base, "timeout")...)
-	v.atLeast(owner, int64(p.Instances), 0, "instance", appendPath(base, "instances")...)
+	v.atLeast(owner, int64(p.Instances), 0, appendPath(base, "instances")...)
 }
 
 func (v *validator) routes() {
