@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -83,12 +84,8 @@ type Upstream struct {
 	svc      *MicroService
 	timeout  time.Duration
 	replicas []*replica
-}
-
-// replica is one address of a service with its own connection pool.
-type replica struct {
-	url    string
-	client *fasthttp.HostClient
+	// next rotates the replica that wins a tie in acquire.
+	next atomic.Uint32
 }
 
 const (
@@ -172,7 +169,10 @@ func (u *Upstream) Execute(ctx context.Context, call *Call) error {
 	if err := ctx.Err(); err != nil {
 		return &Error{Status: 504, Message: "request ended before the service was called", Service: u.svc.Name, Err: err}
 	}
-	r := u.replicas[0]
+	r, err := u.acquire(nil)
+	if err != nil {
+		return err
+	}
 	deadline := time.Now().Add(u.timeout)
 	if d := call.Deadline(); !d.IsZero() && d.Before(deadline) {
 		deadline = d
@@ -185,9 +185,10 @@ func (u *Upstream) Execute(ctx context.Context, call *Call) error {
 	u.buildRequest(req, r, call)
 	resp.Header.SetNoDefaultContentType(true)
 
-	err := r.client.DoDeadline(req, resp, deadline)
+	err = r.client.DoDeadline(req, resp, deadline)
 	call.upstreamAttempts++
 	call.upstreamReplica = r.url
+	u.release(r, err, resp.StatusCode())
 	if err != nil {
 		return u.transportError(err)
 	}
