@@ -71,9 +71,9 @@ func (c *collector) start() <-chan struct{} {
 
 // collect moves everything recorded since the last call into the totals
 // and, inside the measured window, appends a timeline sample. The final
-// call covers the tail after the last tick, when the last responses trickle
-// in; a tail shorter than half a tick adds no sample, because its rate
-// would be a meaningless dip.
+// call covers the tail after the last tick, while the last responses
+// arrive. A tail shorter than half a tick adds no sample, because its rate
+// would show a false dip.
 func (c *collector) collect(now time.Time, final bool) {
 	c.interval.Reset()
 	var delta counts

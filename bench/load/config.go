@@ -6,8 +6,8 @@
 // In the open loop, latency runs from each request's scheduled send time, not
 // from the moment a connection became free to send it. A server stall
 // therefore shows up in the latency of every request scheduled during the
-// stall, which is the correction for coordinated omission described by Gil
-// Tene ("How NOT to Measure Latency", 2013) and used by wrk2.
+// stall. This is the correction for coordinated omission that wrk2 applies
+// (https://github.com/giltene/wrk2, README).
 package load
 
 import (
@@ -110,6 +110,7 @@ func (c *Config) Validate() error {
 	if !c.AllowRemote && !IsLoopback(u.Hostname()) {
 		return fmt.Errorf("target host %q is not a loopback address; pass --allow-remote to load a remote host", u.Hostname())
 	}
+
 	if c.Duration <= 0 && c.Requests <= 0 {
 		return errors.New("the run has no bound: set a duration, a request count or both")
 	}
@@ -122,6 +123,7 @@ func (c *Config) Validate() error {
 	if c.Connections < 0 {
 		return fmt.Errorf("invalid connection count %d: it must be positive", c.Connections)
 	}
+
 	if c.Connections == 0 {
 		c.Connections = 50
 	}

@@ -96,7 +96,7 @@ func TestOpenLoopFollowsRate(t *testing.T) {
 // TestOpenLoopCorrectsStall checks the correction for coordinated
 // omission: a 1 s server stall must dominate the open-loop p99, because
 // every request scheduled during the stall waits for it, while the closed
-// loop only sees the few requests in flight when the stall began.
+// loop only measures the few requests in flight when the stall began.
 func TestOpenLoopCorrectsStall(t *testing.T) {
 	stall := mock.Options{Stall: time.Second, StallAfter: 500 * time.Millisecond}
 	open := run(t, load.Config{

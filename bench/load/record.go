@@ -122,7 +122,7 @@ func newShard(sse bool) *shard {
 	return s
 }
 
-// outcome is what one request produced.
+// outcome is the result of one request.
 type outcome struct {
 	err     error
 	status  int
@@ -145,6 +145,7 @@ func (s *shard) record(o *outcome) {
 		s.counts.addError(o.err)
 		return
 	}
+
 	s.counts.responses++
 	s.counts.bytes += int64(o.bytes)
 	recordDuration(s.latency, o.latency)
@@ -159,6 +160,7 @@ func (s *shard) record(o *outcome) {
 	if !o.stream {
 		return
 	}
+
 	s.counts.streams++
 	s.counts.tokens += int64(o.tokens)
 	if o.tokens > 0 {

@@ -126,9 +126,9 @@ func (r *runner) scheduledTime(seq uint64) time.Time {
 	return r.start.Add(time.Duration(float64(seq) * r.interval))
 }
 
-// claim returns the next request's number and its scheduled send time
-// (for the closed loop, now), sleeping until that time in the open loop.
-// ok is false when the run is over.
+// claim takes the next request number and returns it with its scheduled
+// send time. In the open loop it first sleeps until that time, and in the
+// closed loop the time is now. ok is false when the run is over.
 func (r *runner) claim() (seq uint64, scheduled time.Time, measured, ok bool) {
 	if r.stopped() {
 		return 0, time.Time{}, false, false
@@ -175,8 +175,8 @@ func (r *runner) sleepUntil(t time.Time) bool {
 	}
 }
 
-// unsent returns the open-loop requests scheduled inside the measured
-// window that were never sent.
+// unsent counts the open-loop requests scheduled inside the measured window
+// that were never sent.
 func (r *runner) unsent() int64 {
 	if r.interval == 0 || r.deadline.IsZero() {
 		return 0

@@ -21,7 +21,7 @@ func Main(args []string) int {
 	var opts Options
 	fs.DurationVar(&opts.Latency, "latency", 0, "latency added to every response, such as 5ms")
 	fs.DurationVar(&opts.LatencyMax, "latency-max", 0, "with --latency, draw each latency uniformly from [latency, latency-max]")
-	fs.Float64Var(&opts.ErrorRate, "error-rate", 0, "fraction of requests, from 0 to 1, answered with 500")
+	fs.Float64Var(&opts.ErrorRate, "error-rate", 0, "fraction of requests, from 0 to 1, that get a 500 response")
 	fs.DurationVar(&opts.Stall, "stall", 0, "freeze once for this long: requests arriving during the stall wait until it ends")
 	fs.DurationVar(&opts.StallAfter, "stall-after", 0, "time from the first request until the stall starts")
 	fs.IntVar(&opts.Dim, "dim", 0, "embedding: vector length (default 768)")

@@ -78,9 +78,9 @@ func hashString(s string) uint64 {
 
 // stringOrStrings decodes a JSON string or array of strings.
 func stringOrStrings(raw json.RawMessage) ([]string, bool) {
-	var one string
-	if err := json.Unmarshal(raw, &one); err == nil {
-		return []string{one}, true
+	var single string
+	if err := json.Unmarshal(raw, &single); err == nil {
+		return []string{single}, true
 	}
 	var many []string
 	if err := json.Unmarshal(raw, &many); err == nil && len(many) > 0 {
@@ -101,7 +101,7 @@ func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
 	ctx.SetBody(body)
 }
 
-// unprocessable answers 422 with a TEI-style error body.
+// unprocessable sends a 422 response with a TEI-style error body.
 func unprocessable(ctx *fasthttp.RequestCtx, msg string) {
 	writeJSON(ctx, fasthttp.StatusUnprocessableEntity, map[string]string{"error": msg, "error_type": "Validation"})
 }

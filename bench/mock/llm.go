@@ -51,6 +51,7 @@ func (m *llm) handle(ctx *fasthttp.RequestCtx) {
 		writeJSON(ctx, fasthttp.StatusBadRequest, openAIError(`invalid request body: "messages" must contain at least one message`))
 		return
 	}
+
 	tokens := m.opts.Tokens
 	if limit := max(req.MaxTokens, req.MaxCompletionTokens); limit > 0 {
 		tokens = min(tokens, limit)
@@ -65,6 +66,7 @@ func (m *llm) handle(ctx *fasthttp.RequestCtx) {
 		tokens:  tokens,
 		prompt:  promptTokens(req.Messages),
 	}
+
 	if req.Stream {
 		m.stream(ctx, c)
 		return

@@ -1,7 +1,7 @@
 // Package mock provides stand-ins for the microservices of OPEA's ChatQnA
-// pipeline, for benchmarks and tests: an echo service, a delay service with
-// fault injection, a TEI-style embedding and rerank service, a retriever and
-// an OpenAI-style chat completions service that can stream.
+// pipeline, for benchmarks and tests. It has an echo service, a delay
+// service with fault injection, TEI-style embedding and rerank services, a
+// retriever and an OpenAI-style chat completions service that can stream.
 //
 // Every kind answers GET /health with 200 and honours the fault options
 // (latency, error rate, one stall) before it handles a request.
@@ -26,8 +26,8 @@ type Options struct {
 	// request instead waits a uniformly random time in [Latency, LatencyMax].
 	Latency    time.Duration
 	LatencyMax time.Duration
-	// ErrorRate is the fraction of requests, from 0 to 1, answered with 500
-	// and a JSON error body instead of being handled.
+	// ErrorRate is the fraction of requests, from 0 to 1, that get a 500
+	// response with a JSON error body instead of reaching the handler.
 	ErrorRate float64
 	// Stall freezes the service once, for this long: every request that
 	// arrives while the stall lasts waits until it ends. Zero means never.

@@ -136,7 +136,7 @@ func TestLLMStreamsTokens(t *testing.T) {
 		Object  string `json:"object"`
 		Choices []struct {
 			Delta        struct{ Content string } `json:"delta"`
-			FinishReason *string                 `json:"finish_reason"`
+			FinishReason *string                  `json:"finish_reason"`
 		} `json:"choices"`
 	}
 	if err := json.Unmarshal([]byte(strings.TrimPrefix(events[3], "data: ")), &chunk); err != nil {

@@ -7,10 +7,11 @@ import (
 	"text/template"
 )
 
-// nginxConfig makes nginx a plain keep-alive reverse proxy, comparable to one
-// megaflow node: one worker per CPU as GOMAXPROCS gives megaflow, no access
-// log, and no limit on requests per client or upstream connection (the
-// default of 1000 would add reconnects that megaflow does not make).
+// nginxConfig makes nginx a plain keep-alive reverse proxy, comparable to a
+// one-node megaflow flow. It runs one worker per CPU, as GOMAXPROCS gives
+// megaflow, and writes no access log. Requests per client and upstream
+// connection are not limited, because the default limit of 1000 would add
+// reconnects that megaflow does not make.
 var nginxConfig = template.Must(template.New("nginx.conf").Parse(`daemon off;
 worker_processes auto;
 pid {{.Dir}}/nginx.pid;
@@ -57,6 +58,7 @@ func (r *Running) startNginx(name string) error {
 	if err != nil {
 		return err
 	}
+
 	dir := filepath.Join(r.dir, "nginx-"+name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create nginx's directory: %w", err)
@@ -73,6 +75,7 @@ func (r *Running) startNginx(name string) error {
 	if err != nil {
 		return fmt.Errorf("write nginx's configuration: %w", err)
 	}
+
 	// -e sends the errors logged before the configuration is read to the
 	// scenario directory instead of /var/log/nginx (nginx 1.19.5 and later).
 	if err := r.run("nginx-"+name, listen, path, "-p", dir, "-c", confPath, "-e", filepath.Join(dir, "nginx-error.log")); err != nil {

@@ -98,7 +98,7 @@ func (p *process) logTail() string {
 
 // freeAddr returns a 127.0.0.1 address with a port that was free a moment
 // ago. Another process could take the port before the child binds it, in
-// which case the child fails to listen and the error says so.
+// which case the child fails to listen and its log shows why.
 func freeAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// Env is what running a scenario needs from its caller.
+// Env configures how a scenario starts its processes.
 type Env struct {
 	// Executable is the megaflow binary, run as "megaflow mock" for each
 	// mock and "megaflow serve" for the megaflow instance.

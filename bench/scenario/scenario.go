@@ -241,14 +241,14 @@ func (s *Scenario) LoadConfig() (load.Config, error) {
 
 func (s *Scenario) body() (load.Body, error) {
 	l := s.Load
-	given := 0
+	bodies := 0
 	for _, set := range []bool{l.Body != "", l.BodyFile != "", l.BodySize > 0, l.BodyTemplate != ""} {
 		if set {
-			given++
+			bodies++
 		}
 	}
 	switch {
-	case given > 1:
+	case bodies > 1:
 		return nil, errors.New("load: give at most one of body, body_file, body_size and body_template")
 	case l.Body != "":
 		return load.StaticBody(l.Body), nil

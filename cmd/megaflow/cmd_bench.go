@@ -57,11 +57,13 @@ func runBench(args []string) int {
 		fmt.Fprintln(os.Stderr, "megaflow bench: give exactly one target URL, such as http://127.0.0.1:8000/v1/echo")
 		return 2
 	}
+
 	cfg := load.Config{URL: positional[0]}
 	if err := lf.apply(&cfg, nil); err != nil {
 		fmt.Fprintf(os.Stderr, "megaflow bench: %v\n", err)
 		return 2
 	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := load.Run(ctx, cfg)
@@ -123,37 +125,39 @@ func addLoadFlags(fs *flag.FlagSet) *loadFlags {
 // only the flags named in set, so that a scenario's values stay unless the
 // command line overrides them.
 func (f *loadFlags) apply(cfg *load.Config, set map[string]bool) error {
-	given := func(name string) bool { return set == nil || set[name] }
-	if given("connections") {
+	isSet := func(name string) bool { return set == nil || set[name] }
+	if isSet("connections") {
 		cfg.Connections = f.connections
 	}
-	if given("rate") {
+	if isSet("rate") {
 		cfg.Rate = f.rate
 	}
-	if given("duration") {
+	if isSet("duration") {
 		cfg.Duration = f.duration
 	}
-	if given("requests") {
+	if isSet("requests") {
 		cfg.Requests = f.requests
 	}
-	if given("warmup") {
+	if isSet("warmup") {
 		cfg.Warmup = f.warmup
 	}
-	if given("timeout") {
+
+	if isSet("timeout") {
 		cfg.Timeout = f.timeout
 	}
-	if given("method") {
+	if isSet("method") {
 		cfg.Method = f.method
 	}
-	if given("header") {
+	if isSet("header") {
 		cfg.Headers = append(cfg.Headers, f.headers...)
 	}
-	if given("content-type") {
+	if isSet("content-type") {
 		cfg.ContentType = f.contentType
 	}
-	if given("sse") {
+	if isSet("sse") {
 		cfg.SSE = f.sse
 	}
+
 	cfg.AllowRemote = f.allowRemote
 	body, err := f.body()
 	if err != nil {
@@ -172,14 +176,14 @@ func (f *loadFlags) apply(cfg *load.Config, set map[string]bool) error {
 
 // body returns the body that the flags select, or nil when none is given.
 func (f *loadFlags) body() (load.Body, error) {
-	given := 0
+	bodies := 0
 	for _, set := range []bool{f.bodyFile != "", f.bodySize > 0, f.bodyTemplate != ""} {
 		if set {
-			given++
+			bodies++
 		}
 	}
 	switch {
-	case given > 1:
+	case bodies > 1:
 		return nil, errors.New("give at most one of --body, --body-size and --body-template")
 	case f.bodyFile != "":
 		data, err := os.ReadFile(f.bodyFile)
@@ -486,6 +490,7 @@ func writeComparison(cmp *compare.Comparison, cfg load.Config, jsonFile, htmlFil
 			return err
 		}
 	}
+
 	if recordFile == "" {
 		return nil
 	}
@@ -497,6 +502,7 @@ func writeComparison(cmp *compare.Comparison, cfg load.Config, jsonFile, htmlFil
 	if scenarioPath != "" {
 		title = "scenario " + strings.TrimSuffix(filepath.Base(scenarioPath), ".toml") + ", " + targetNames(cmp)
 	}
+
 	rec := compare.Record{
 		Title:      title,
 		Time:       time.Now(),
