@@ -39,5 +39,23 @@ bench-stall: build
 	$(BIN) bench scenario bench/scenarios/stall.toml --duration 5s
 	$(BIN) bench scenario bench/scenarios/stall.toml --duration 5s --rate 2000
 
+## plugins: the bundled Wasm plugins, built into plugins/build/NAME.wasm
+PLUGINS := $(notdir $(patsubst %/main.go,%,$(wildcard plugins/*/main.go)))
+plugins:
+	@mkdir -p plugins/build
+	@for p in $(PLUGINS); do \
+		echo "GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -o plugins/build/$$p.wasm ./plugins/$$p"; \
+		GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -o plugins/build/$$p.wasm ./plugins/$$p || exit 1; \
+	done
+
+## wasm-testdata: rebuild the committed WAT test modules of host/ (installs
+## Debian's wabt for wat2wasm when it is missing)
+.PHONY: wasm-testdata
+wasm-testdata:
+	@command -v wat2wasm >/dev/null || apt-get install -y wabt
+	@for f in host/testdata/wat/*.wat; do \
+		echo "wat2wasm $$f"; wat2wasm "$$f" -o "$${f%.wat}.wasm" || exit 1; \
+	done
+
 clean:
 	rm -rf bin
