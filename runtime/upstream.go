@@ -1,12 +1,15 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,7 +20,7 @@ import (
 // take the defaults given on each field.
 type UpstreamOptions struct {
 	// Replicas lists more addresses of the same service, load balanced with
-	// the service's URL.
+	// the service's URL; at most 63 besides it.
 	Replicas []string
 	// DialTimeout bounds connecting to a replica. Zero means 2 s.
 	DialTimeout time.Duration
@@ -36,6 +39,9 @@ type UpstreamOptions struct {
 	Breaker BreakerSettings
 	// Health configures active health checks; a zero Interval disables them.
 	Health HealthSettings
+	// Logger receives breaker state changes, health changes and retries.
+	// Nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // BreakerSettings configures one circuit breaker per replica. Failures are
@@ -78,14 +84,31 @@ type HealthSettings struct {
 	Unhealthy, Healthy int
 }
 
-// Upstream calls one remote service over pooled keep-alive connections. It
-// is the Executor of remote nodes and is safe for concurrent use.
+// Upstream calls one remote service over pooled keep-alive connections,
+// spreading calls over its replicas, retrying failed attempts and keeping
+// one circuit breaker per replica. It is the Executor of remote nodes and is
+// safe for concurrent use. Close releases it.
 type Upstream struct {
 	svc      *MicroService
 	timeout  time.Duration
 	replicas []*replica
 	// next rotates the replica that wins a tie in acquire.
 	next atomic.Uint32
+
+	retries       int
+	notIdempotent bool
+	// inFlight counts Execute calls in progress and retrying the retries
+	// among them, for the retry budget.
+	inFlight, retrying atomic.Int64
+	// authorization is the Authorization header value, empty for none.
+	authorization []byte
+
+	log        *slog.Logger
+	retryLog   logLimiter
+	health     HealthSettings
+	stopHealth chan struct{}
+	healthDone chan struct{}
+	closeOnce  sync.Once
 }
 
 const (
@@ -95,31 +118,48 @@ const (
 	defaultMaxResponseBytes = 64 << 20
 )
 
-// NewUpstream creates the client of a remote service. It fails when an
-// address is not an absolute http or https URL.
+// NewUpstream creates the client of a remote service: one connection pool
+// and one breaker per replica, and the health check goroutine when
+// opts.Health.Interval is set. It fails when an address is not an absolute
+// http or https URL, or when there are more than 64 addresses.
 func NewUpstream(svc *MicroService, opts UpstreamOptions) (*Upstream, error) {
 	first, err := svc.EndpointURL()
 	if err != nil {
 		return nil, err
 	}
-	u := &Upstream{svc: svc, timeout: svc.Timeout}
-	if u.timeout <= 0 {
-		u.timeout = DefaultServiceTimeout
+	if n := 1 + len(opts.Replicas); n > maxReplicas {
+		return nil, fmt.Errorf("service %q has %d addresses; at most %d are supported, so list fewer replicas", svc.Name, n, maxReplicas)
 	}
-	for _, raw := range append([]string{first}, opts.Replicas...) {
-		r, err := newReplica(svc, raw, opts)
+	u := &Upstream{
+		svc:           svc,
+		timeout:       cmpOr(svc.Timeout, DefaultServiceTimeout),
+		retries:       max(opts.Retries, 0),
+		notIdempotent: opts.NotIdempotent,
+		log:           opts.Logger,
+		health:        opts.Health.withDefaults(),
+	}
+	if u.log == nil {
+		u.log = slog.Default()
+	}
+	if svc.APIKey != "" {
+		u.authorization = []byte("Bearer " + svc.APIKey)
+	}
+	for i, raw := range append([]string{first}, opts.Replicas...) {
+		r, err := u.newReplica(raw, opts)
 		if err != nil {
 			return nil, err
 		}
+		r.index = i
 		u.replicas = append(u.replicas, r)
 	}
+	u.startHealthChecks()
 	return u, nil
 }
 
-func newReplica(svc *MicroService, raw string, opts UpstreamOptions) (*replica, error) {
+func (u *Upstream) newReplica(raw string, opts UpstreamOptions) (*replica, error) {
 	parsed, err := url.Parse(raw)
 	if err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
-		return nil, fmt.Errorf("service %q: replica url %q must be an absolute http:// or https:// URL", svc.Name, raw)
+		return nil, fmt.Errorf("service %q: replica url %q must be an absolute http:// or https:// URL", u.svc.Name, raw)
 	}
 	addr := parsed.Host
 	if parsed.Port() == "" {
@@ -129,28 +169,45 @@ func newReplica(svc *MicroService, raw string, opts UpstreamOptions) (*replica, 
 		}
 		addr = net.JoinHostPort(parsed.Hostname(), port)
 	}
+	isTLS := parsed.Scheme == "https"
 	dialTimeout := cmpOr(opts.DialTimeout, defaultDialTimeout)
-	maxConns := svc.MaxConns
+	maxConns := u.svc.MaxConns
 	if maxConns <= 0 {
 		maxConns = defaultMaxConns
 	}
 	client := &fasthttp.HostClient{
-		Addr:                      addr,
-		Name:                      "megaflow",
-		IsTLS:                     parsed.Scheme == "https",
-		MaxConns:                  maxConns,
-		MaxIdleConnDuration:       cmpOr(opts.IdleTimeout, defaultIdleTimeout),
+		Addr:                addr,
+		Name:                "megaflow",
+		IsTLS:               isTLS,
+		MaxConns:            maxConns,
+		MaxIdleConnDuration: cmpOr(opts.IdleTimeout, defaultIdleTimeout),
+		// A call that finds every connection busy waits for one, up to the
+		// attempt's deadline.
+		MaxConnWaitTimeout:        u.timeout,
 		MaxResponseBodySize:       cmpOr(opts.MaxResponseBytes, defaultMaxResponseBytes),
 		MaxIdemponentCallAttempts: 1,
 		// Retries are megaflow's own decision, never fasthttp's.
 		RetryIfErr:               func(*fasthttp.Request, int, error) (bool, bool) { return false, false },
 		NoDefaultUserAgentHeader: true,
 		DisablePathNormalizing:   true,
-		Dial: func(addr string) (net.Conn, error) {
-			return fasthttp.DialTimeout(addr, dialTimeout)
+		DialTimeout: func(addr string, timeout time.Duration) (net.Conn, error) {
+			if timeout <= 0 || timeout > dialTimeout {
+				timeout = dialTimeout
+			}
+			conn, err := fasthttp.DialTimeout(addr, timeout)
+			if err != nil {
+				return nil, &dialError{err: err}
+			}
+			return conn, nil
 		},
 	}
-	return &replica{url: raw, client: client}, nil
+	r := &replica{url: raw, client: client, breaker: newBreaker(opts.Breaker, u.svc.Name, raw, u.log)}
+	r.health.healthy.Store(true)
+	if u.health.Interval > 0 {
+		r.health.probeURL = parsed.Scheme + "://" + parsed.Host + u.health.Path
+		r.health.probeClient = newProbeClient(addr, isTLS, dialTimeout)
+	}
+	return r, nil
 }
 
 func cmpOr[T comparable](v, def T) T {
@@ -165,34 +222,94 @@ func cmpOr[T comparable](v, def T) T {
 func (u *Upstream) Service() *MicroService { return u.svc }
 
 // Execute sends call.Input to the service and stores its answer in call.
+//
+// Each attempt goes to the replica acquire picks and ends at the service's
+// timeout or the flow's deadline, whichever is first. A failed attempt is
+// retried as retryable decides, up to UpstreamOptions.Retries times, after
+// a backoff, on another replica when there is one. call records the number
+// of attempts and the replica of the last one.
+//
+// # Errors
+//
+// Execute returns an *Error naming the service: 502 when the replica was
+// unreachable, reset the connection, answered something that is not HTTP
+// or answered 5xx (UpstreamStatus is set then), 504 when an attempt timed
+// out, 503 with RetryAfter when no replica was usable, and the replica's
+// own status when it answered 4xx.
 func (u *Upstream) Execute(ctx context.Context, call *Call) error {
 	if err := ctx.Err(); err != nil {
 		return &Error{Status: 504, Message: "request ended before the service was called", Service: u.svc.Name, Err: err}
 	}
-	r, err := u.acquire(nil)
-	if err != nil {
-		return err
-	}
-	deadline := time.Now().Add(u.timeout)
-	if d := call.Deadline(); !d.IsZero() && d.Before(deadline) {
-		deadline = d
-	}
+	u.inFlight.Add(1)
+	defer u.inFlight.Add(-1)
 
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
+
+	var prev *replica
+	holdsRetry := false
+	for attempt := 0; ; attempt++ {
+		r, err := u.acquire(prev)
+		if err != nil {
+			if holdsRetry {
+				u.retrying.Add(-1)
+			}
+			return err
+		}
+		if attempt > 0 {
+			req.Reset()
+		}
+		e := u.attempt(r, req, resp, call)
+		if holdsRetry {
+			u.retrying.Add(-1)
+			holdsRetry = false
+		}
+		if e == nil {
+			return nil
+		}
+		if attempt >= u.retries || !u.retryable(e) || ctx.Err() != nil {
+			return e
+		}
+		if !u.takeRetry() {
+			u.logRetry(call, r, attempt, e, "retry budget exhausted; not retrying")
+			return e
+		}
+		if !sleepBackoff(ctx, attempt, call.Deadline()) {
+			u.retrying.Add(-1)
+			return e
+		}
+		holdsRetry = true
+		u.logRetry(call, r, attempt, e, "retrying service call")
+		prev = r
+	}
+}
+
+// attempt makes one exchange with replica r, reports its outcome to
+// release and maps a failure to the client's error.
+func (u *Upstream) attempt(r *replica, req *fasthttp.Request, resp *fasthttp.Response, call *Call) *Error {
+	deadline := time.Now().Add(u.timeout)
+	cutShort := false
+	if d := call.Deadline(); !d.IsZero() && d.Before(deadline) {
+		deadline, cutShort = d, true
+	}
 	u.buildRequest(req, r, call)
 	resp.Header.SetNoDefaultContentType(true)
 
-	err = r.client.DoDeadline(req, resp, deadline)
+	err := r.client.DoDeadline(req, resp, deadline)
 	call.upstreamAttempts++
 	call.upstreamReplica = r.url
-	u.release(r, err, resp.StatusCode())
 	if err != nil {
+		outcome := err
+		if cutShort && isTimeoutError(err) {
+			outcome = errAttemptCutShort
+		}
+		u.release(r, outcome, 0)
 		return u.transportError(err)
 	}
 	status := resp.StatusCode()
+	u.release(r, nil, status)
 	call.Status = status
 	switch {
 	case status >= 500:
@@ -206,6 +323,17 @@ func (u *Upstream) Execute(ctx context.Context, call *Call) error {
 	return nil
 }
 
+// Headers buildRequest sets or reads.
+var (
+	upstreamRequestID     = []byte("X-Request-Id")
+	upstreamTraceparent   = []byte("Traceparent")
+	upstreamAuthorization = []byte("Authorization")
+	upstreamConnection    = []byte("Connection")
+)
+
+// buildRequest fills req for a call to replica r: method, URL, body, the
+// request id and traceparent, the service's API key, and the headers hooks
+// set on call, minus those forwardHeader drops.
 func (u *Upstream) buildRequest(req *fasthttp.Request, r *replica, call *Call) {
 	req.SetRequestURI(r.url)
 	req.Header.SetMethod(fasthttp.MethodPost)
@@ -215,32 +343,96 @@ func (u *Upstream) buildRequest(req *fasthttp.Request, r *replica, call *Call) {
 		req.Header.SetNoDefaultContentType(true)
 	}
 	if id := call.RequestID(); len(id) > 0 {
-		req.Header.SetBytesV("X-Request-Id", id)
+		req.Header.SetBytesKV(upstreamRequestID, id)
 	}
 	if tp := call.Traceparent(); len(tp) > 0 {
-		req.Header.SetBytesV("Traceparent", tp)
+		req.Header.SetBytesKV(upstreamTraceparent, tp)
 	}
-	call.VisitHeaders(func(k, v []byte) { req.Header.AddBytesKV(k, v) })
+	if len(u.authorization) > 0 {
+		req.Header.SetBytesKV(upstreamAuthorization, u.authorization)
+	}
+	connection := call.Header(upstreamConnection)
+	call.VisitHeaders(func(k, v []byte) {
+		if forwardHeader(k, connection) {
+			req.Header.AddBytesKV(k, v)
+		}
+	})
 	req.SetBodyRaw(call.Input)
 }
+
+// hopByHopHeaders are meaningful only for a single connection and are
+// never forwarded (RFC 7230 §6.1; Proxy-Connection is its common
+// non-standard variant).
+var hopByHopHeaders = [][]byte{
+	[]byte("Connection"), []byte("Proxy-Connection"), []byte("Keep-Alive"),
+	[]byte("Proxy-Authenticate"), []byte("Proxy-Authorization"), []byte("Te"),
+	[]byte("Trailer"), []byte("Transfer-Encoding"), []byte("Upgrade"),
+}
+
+// ownHeaders are set by buildRequest or by fasthttp from the call itself,
+// so a hook's value is dropped: the request id, the trace context, the
+// service's own credentials, the replica's host and the body's length.
+var ownHeaders = [][]byte{
+	upstreamRequestID, upstreamTraceparent, upstreamAuthorization, []byte("Host"), []byte("Content-Length"),
+}
+
+// forwardHeader reports whether a header a hook set may go upstream: not
+// hop-by-hop, not one buildRequest owns, and not named in the value of a
+// Connection header the hook also set (RFC 7230 §6.1).
+func forwardHeader(key, connection []byte) bool {
+	for _, h := range hopByHopHeaders {
+		if bytes.EqualFold(key, h) {
+			return false
+		}
+	}
+	for _, h := range ownHeaders {
+		if bytes.EqualFold(key, h) {
+			return false
+		}
+	}
+	for len(connection) > 0 {
+		var token []byte
+		token, connection, _ = bytes.Cut(connection, []byte{','})
+		if bytes.EqualFold(bytes.TrimSpace(token), key) {
+			return false
+		}
+	}
+	return true
+}
+
+// dialError marks a failure to connect, so retryable can tell that no byte
+// of the request was sent.
+type dialError struct{ err error }
+
+func (e *dialError) Error() string { return "connect failed: " + e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
 
 // transportError maps a failed exchange to the client's status: 504 when a
 // deadline passed, 502 for refused, reset or unparsable answers.
 func (u *Upstream) transportError(err error) *Error {
-	if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) || errors.Is(err, os.ErrDeadlineExceeded) {
-		return &Error{Status: 504, Message: "service timed out", Service: u.svc.Name, Err: err}
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
+	if isTimeoutError(err) {
 		return &Error{Status: 504, Message: "service timed out", Service: u.svc.Name, Err: err}
 	}
 	return &Error{Status: 502, Message: "service unreachable or answered an invalid response", Service: u.svc.Name, Err: err}
 }
 
-// Close closes idle pooled connections. In-flight calls finish normally.
-func (u *Upstream) Close() error {
-	for _, r := range u.replicas {
-		r.client.CloseIdleConnections()
+func isTimeoutError(err error) bool {
+	if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) || errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
 	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// Close stops the health checks, waiting for a probe in progress (at most
+// HealthSettings.Timeout), and closes idle pooled connections. Calls in
+// flight finish normally. Close may be called more than once.
+func (u *Upstream) Close() error {
+	u.closeOnce.Do(func() {
+		u.stopHealthChecks()
+		for _, r := range u.replicas {
+			r.client.CloseIdleConnections()
+		}
+	})
 	return nil
 }
