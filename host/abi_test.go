@@ -2,6 +2,7 @@ package host_test
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -234,4 +235,40 @@ func TestGuestLogs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestConcurrentCalls runs many goroutines through a pool of two
+// instances and checks that every call gets its own result.
+func TestConcurrentCalls(t *testing.T) {
+	forEachReference(t, host.PluginOptions{Instances: 2}, func(t *testing.T, p *host.Plugin) {
+		ctx := testContext(t)
+		errs := make(chan error, 8)
+		for g := range 8 {
+			go func() {
+				var dst []byte
+				for i := range 200 {
+					in := []byte(fmt.Sprintf("g%d-call%d", g, i))
+					out, _, err := p.Response(ctx, in, dst[:0])
+					if err != nil {
+						errs <- err
+						return
+					}
+					if want := "[" + string(in) + "]"; string(out) != want {
+						errs <- fmt.Errorf("Response(%s) = %q, want %q", in, out, want)
+						return
+					}
+					dst = out
+				}
+				errs <- nil
+			}()
+		}
+		for range 8 {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
+		if s := p.Stats(); s.Calls != 1600 || s.Instances != 2 {
+			t.Errorf("Stats = %+v; want 1600 calls on 2 instances", s)
+		}
+	})
 }

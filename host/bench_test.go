@@ -65,3 +65,33 @@ func BenchmarkTransform32K(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkJSONTransform1K times the bundled json_pick plugin selecting
+// and renaming three fields of a 1 KiB OpenAI chat request.
+func BenchmarkJSONTransform1K(b *testing.B) {
+	e := newEngine(b)
+	p := load(b, e, "json_pick", guests["json_pick"], host.PluginOptions{
+		Instances: 1,
+		Config:    []byte(`{"fields":{"query":"messages.-1.content","model":"model","k":"top_k"},"defaults":{"k":4}}`),
+	})
+	input := chatRequest1K()
+	ctx := context.Background()
+	dst := make([]byte, 0, 4096)
+	b.SetBytes(int64(len(input)))
+	b.ReportAllocs()
+	for b.Loop() {
+		out, changed, err := p.Response(ctx, input, dst[:0])
+		if err != nil || !changed || len(out) == 0 {
+			b.Fatalf("Response = %q, %v, %v", out, changed, err)
+		}
+	}
+}
+
+// chatRequest1K returns an OpenAI chat request of exactly 1024 bytes.
+func chatRequest1K() []byte {
+	head := `{"model":"Intel/neural-chat-7b-v3-3","stream":true,"max_tokens":256,"messages":[` +
+		`{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"`
+	tail := `"}]}`
+	question := bytes.Repeat([]byte("What is OPEA? "), 1024/14+1)[:1024-len(head)-len(tail)]
+	return append(append([]byte(head), question...), tail...)
+}

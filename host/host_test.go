@@ -20,6 +20,7 @@ var guests = map[string]string{
 	"reference": "./testdata/guests/reference",
 	"misbehave": "./testdata/guests/misbehave",
 	"transform": "./testdata/guests/transform",
+	"json_pick": "../plugins/json_pick",
 }
 
 // cacheDir is the compilation cache shared by every test's engine, so each

@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	megaflow "github.com/megaflow/megaflow/guest-sdk/go"
 	"github.com/megaflow/megaflow/plugins/internal/jsonpath"
@@ -30,6 +31,17 @@ type config struct {
 
 var cfg config
 
+// field is one output field, in output order, with its key already
+// encoded as JSON.
+type field struct {
+	name, path string
+	key        []byte
+	def        json.RawMessage
+	required   bool
+}
+
+var fields []field
+
 func init() {
 	megaflow.OnInit(func(raw []byte) error {
 		if err := json.Unmarshal(raw, &cfg); err != nil {
@@ -38,6 +50,15 @@ func init() {
 		if len(cfg.Fields) == 0 {
 			return fmt.Errorf(`json_pick: config has no fields; set fields = { name = "path" }`)
 		}
+		for name, path := range cfg.Fields {
+			key, _ := json.Marshal(name)
+			def := cfg.Defaults[name]
+			if def != nil && !json.Valid(def) {
+				return fmt.Errorf("json_pick: default of %q is not valid JSON", name)
+			}
+			fields = append(fields, field{name: name, path: path, key: key, def: def, required: slices.Contains(cfg.Required, name)})
+		}
+		slices.SortFunc(fields, func(a, b field) int { return strings.Compare(a.name, b.name) })
 		return nil
 	})
 	megaflow.OnRequest(func(req *megaflow.Request) megaflow.Status { return pick(req.Body) })
@@ -48,21 +69,26 @@ func pick(input []byte) megaflow.Status {
 	if !json.Valid(input) {
 		return megaflow.Fail(400, "json_pick: input is not valid JSON")
 	}
-	out := make(map[string]json.RawMessage, len(cfg.Fields))
-	for name, path := range cfg.Fields {
-		if value, ok := jsonpath.Get(input, path); ok {
-			out[name] = value
-		} else if def, ok := cfg.Defaults[name]; ok {
-			out[name] = def
-		} else if slices.Contains(cfg.Required, name) {
-			return megaflow.Failf(400, "json_pick: input has no %q, which field %q requires", path, name)
+	out := append(megaflow.Output(), '{')
+	for _, f := range fields {
+		value, ok := jsonpath.Get(input, f.path)
+		switch {
+		case ok:
+		case f.def != nil:
+			value = f.def
+		case f.required:
+			return megaflow.Failf(400, "json_pick: input has no %q, which field %q requires", f.path, f.name)
+		default:
+			continue
 		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out = append(out, f.key...)
+		out = append(out, ':')
+		out = append(out, value...)
 	}
-	body, err := json.Marshal(out)
-	if err != nil {
-		return megaflow.Failf(500, "json_pick: encode output: %v", err)
-	}
-	megaflow.Write(body)
+	megaflow.SetOutput(append(out, '}'))
 	return megaflow.OK
 }
 
