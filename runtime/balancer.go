@@ -73,7 +73,14 @@ func (u *Upstream) pick(exclude *replica, tried uint64) *replica {
 	var bestLoad int64
 	excludeUsable := false
 	n := uint32(len(u.replicas))
-	start := u.next.Add(1)
+	// A retry does not move the rotation, so that a failing replica's
+	// retries do not shift its neighbours' turns onto it.
+	var start uint32
+	if exclude == nil {
+		start = u.next.Add(1)
+	} else {
+		start = u.next.Load()
+	}
 	for k := range n {
 		r := u.replicas[(start+k)%n]
 		if tried&(1<<r.index) != 0 || !r.usable() {
