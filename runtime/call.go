@@ -82,6 +82,9 @@ type Call struct {
 	headerArena      []byte
 	upstreamAttempts int
 	upstreamReplica  string
+	// stream is an open event stream of the output node\'s service, nil
+	// unless the service answered text/event-stream.
+	stream *upstreamStream
 }
 
 type headerSpan struct{ keyStart, keyEnd, valueEnd int }

@@ -388,4 +388,3 @@ func goroutines() int {
 	time.Sleep(20 * time.Millisecond)
 	return numGoroutine()
 }
-

@@ -205,6 +205,7 @@ func (p *Plan) schedule(ctx context.Context, in *runInput) (*Results, *Graph, er
 	for i := range p.nodes {
 		if rs.state[i] == NodeRan {
 			c := &rs.calls[i]
+			c.drainStream()
 			res.byName[p.nodes[i].Name] = Result{Body: slices.Clone(c.Output), ContentType: string(c.OutputType)}
 		}
 	}

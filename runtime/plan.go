@@ -70,8 +70,11 @@ type planNode struct {
 	optional bool
 	// inline is true when the executor runs short and never blocks.
 	inline bool
-	preds    []int32
-	succs    []int32
+	// streamable is true for the output node of a streaming service: its
+	// text/event-stream answer is forwarded to the client as it arrives.
+	streamable bool
+	preds      []int32
+	succs      []int32
 	// succNames lists successor names in succs order, for routers.
 	succNames []string
 	// predPos maps a predecessor index to its position in preds.
@@ -215,6 +218,8 @@ func CompilePlan(spec FlowSpec) (*Plan, error) {
 	if len(perr.Problems) > 0 {
 		return nil, perr
 	}
+	out := &p.nodes[p.output]
+	out.streamable = out.Service != nil && out.Service.Stream
 	p.ancestorsOfOutput = make([]bool, len(p.nodes))
 	markAncestors(p.nodes, p.output, p.ancestorsOfOutput)
 	p.pool.plan = p

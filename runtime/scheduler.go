@@ -221,6 +221,14 @@ func (rs *runState) release() {
 	if rs.refs.Add(-1) != 0 {
 		return
 	}
+	for i := range rs.calls {
+		// A stream nobody forwarded (the request failed, say) still holds
+		// an upstream connection.
+		if st := rs.calls[i].stream; st != nil {
+			rs.calls[i].stream = nil
+			st.close(ErrCanceled)
+		}
+	}
 	rs.mu.Lock()
 	rs.running = false
 	if rs.err != nil && rs.done != nil {
@@ -452,11 +460,17 @@ func (rs *runState) runNode(n *planNode, call *Call) error {
 		}
 	}
 	if !call.shortCircuit {
-		if err := n.Exec.Execute(rs, call); err != nil {
+		var err error
+		if up, ok := n.Exec.(*Upstream); ok && n.streamable {
+			err = up.executeStream(rs, call)
+		} else {
+			err = n.Exec.Execute(rs, call)
+		}
+		if err != nil {
 			return executorError(err, n)
 		}
 	}
-	if n.Response != nil {
+	if n.Response != nil && call.stream == nil {
 		if err := n.Response.ShapeResponse(rs, call); err != nil {
 			return hookError(err, n, n.ResponseName, "response")
 		}

@@ -16,8 +16,8 @@ var smallOutput = []byte(`{"ok":true,"score":0.5}`)
 // goroutine that made it ready. blockingNode does the same work but is
 // treated as possibly blocking, so fan-out goes through the worker pool.
 var (
-	inlineNode   = InlineFunc(func(_ context.Context, c *Call) error { c.SetOutput(smallOutput); return nil })
-	blockingNode = ExecutorFunc(func(_ context.Context, c *Call) error { c.SetOutput(smallOutput); return nil })
+	inlineNode            = InlineFunc(func(_ context.Context, c *Call) error { c.SetOutput(smallOutput); return nil })
+	blockingNode          = ExecutorFunc(func(_ context.Context, c *Call) error { c.SetOutput(smallOutput); return nil })
 	benchExec    Executor = inlineNode
 )
 

@@ -1,10 +1,12 @@
 package runtime
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strconv"
@@ -15,11 +17,16 @@ import (
 )
 
 // Server is the megaservice's HTTP ingress: it maps each request to a flow
-// of the current Snapshot, runs it and answers with the flow's output or a
-// JSON error.
+// of the current Snapshot, runs it and answers with the flow's output, its
+// event stream, or a JSON error.
 type Server struct {
+	// Version is reported by /v1/health_check. Set it before Serve; empty
+	// means "dev".
+	Version string
+
 	snap     atomic.Pointer[Snapshot]
 	log      *slog.Logger
+	errLog   *errorLogLimiter
 	srv      *fasthttp.Server
 	inFlight atomic.Int64
 }
@@ -29,7 +36,7 @@ func NewServer(snap *Snapshot, logger *slog.Logger) *Server {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	s := &Server{log: logger}
+	s := &Server{log: logger, errLog: newErrorLogLimiter(logger, 10*time.Second)}
 	s.snap.Store(snap)
 	set := snap.Settings()
 	s.srv = &fasthttp.Server{
@@ -41,7 +48,6 @@ func NewServer(snap *Snapshot, logger *slog.Logger) *Server {
 		WriteTimeout:          set.WriteTimeout,
 		IdleTimeout:           set.IdleTimeout,
 		NoDefaultServerHeader: true,
-		NoDefaultDate:         false,
 		CloseOnShutdown:       true,
 		Logger:                fasthttpLogger{logger},
 	}
@@ -55,7 +61,7 @@ func (s *Server) Snapshot() *Snapshot { return s.snap.Load() }
 func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 
 // Shutdown stops accepting connections and waits for in-flight requests
-// until ctx is done.
+// and streams until ctx is done.
 func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
 
 var (
@@ -63,34 +69,59 @@ var (
 	headerTraceparent = []byte("Traceparent")
 	headerDebug       = []byte("X-Megaflow-Debug")
 	headerGraph       = []byte("X-Megaflow-Graph")
+	headerPartial     = []byte("X-Megaflow-Partial")
 	debugGraph        = []byte("graph")
+	pathHealthCheck   = []byte("/v1/health_check")
 )
+
+// request is what the handler knows of one request while it is served.
+// It lives on the handler's stack unless the answer is a stream.
+type request struct {
+	start  time.Time
+	id     []byte
+	route  *routeMetrics
+	status int
+	bytes  int
+}
 
 // Handle serves one request. It is the fasthttp handler of the server and
 // may be mounted on another fasthttp server.
 func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 	var idBuf [maxRequestIDLen]byte
-	id := requestIDOf(ctx, idBuf[:0])
-	ctx.Response.Header.SetBytesKV(headerRequestID, id)
-
-	snap := s.snap.Load()
-	plan, route, found := snap.plan(ctx.Method(), ctx.Path())
-	switch {
-	case !found:
-		s.writeError(ctx, id, &Error{Status: fasthttp.StatusNotFound, Message: "no route for this path"})
-		return
-	case plan == nil:
-		ctx.Response.Header.Set("Allow", route.allow)
-		s.writeError(ctx, id, &Error{Status: fasthttp.StatusMethodNotAllowed, Message: "method not allowed; allowed: " + route.allow})
-		return
+	req := request{start: time.Now(), id: requestIDOf(ctx, idBuf[:0]), route: unmatchedRoute}
+	ctx.Response.Header.SetBytesKV(headerRequestID, req.id)
+	megaservice.pending.Inc()
+	streaming := s.serve(ctx, &req)
+	if !streaming {
+		s.done(ctx, &req)
 	}
+}
+
+// serve answers the request and reports whether the answer is a stream,
+// in which case the stream's writer ends the request.
+func (s *Server) serve(ctx *fasthttp.RequestCtx, req *request) (streaming bool) {
+	snap := s.snap.Load()
+	route, k := snap.lookup(ctx.Method(), ctx.Path())
+	switch {
+	case route == nil && ctx.IsGet() && bytes.Equal(ctx.Path(), pathHealthCheck):
+		writeHealthCheck(ctx, s.Version)
+		return false
+	case route == nil:
+		s.writeError(ctx, req, &Error{Status: fasthttp.StatusNotFound, Message: "no route for this path"})
+		return false
+	case k < 0:
+		ctx.Response.Header.Set("Allow", route.allow)
+		s.writeError(ctx, req, &Error{Status: fasthttp.StatusMethodNotAllowed, Message: "method not allowed; allowed: " + route.allow})
+		return false
+	}
+	req.route = route.metrics[k]
 	set := snap.settings
 	if n := s.inFlight.Add(1); n > int64(set.MaxConcurrentRequests) {
 		s.inFlight.Add(-1)
-		s.writeError(ctx, id, &Error{Status: fasthttp.StatusServiceUnavailable, Message: "server is at its concurrent request limit", RetryAfter: time.Second})
-		return
+		s.writeError(ctx, req, &Error{Status: fasthttp.StatusServiceUnavailable, Message: "server is at its concurrent request limit", RetryAfter: time.Second})
+		return false
 	}
-	defer s.inFlight.Add(-1)
+	megaservice.inFlight.Inc()
 
 	var traceBuf [55]byte
 	trace := ctx.Request.Header.PeekBytes(headerTraceparent)
@@ -100,13 +131,33 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 	in := runInput{
 		body:        ctx.Request.Body(),
 		contentType: ctx.Request.Header.ContentType(),
-		requestID:   id,
+		requestID:   req.id,
 		traceparent: trace,
-		deadline:    time.Now().Add(set.RequestTimeout),
+		deadline:    req.start.Add(set.RequestTimeout),
 	}
-	rs := plan.startRun(context.Background(), &in)
-	defer rs.finishRun()
-	s.writeResult(ctx, rs, id)
+	rs := route.plans[k].startRun(context.Background(), &in)
+	if r := s.writeResult(ctx, rs, req); r >= 0 && rs.calls[r].stream != nil {
+		s.startStream(ctx, rs, r, req, set.WriteTimeout)
+		return true
+	}
+	rs.finishRun()
+	s.inFlight.Add(-1)
+	megaservice.inFlight.Dec()
+	return false
+}
+
+// done records the request's metrics and access log line.
+func (s *Server) done(ctx *fasthttp.RequestCtx, req *request) {
+	megaservice.pending.Dec()
+	took := time.Since(req.start)
+	req.route.count(req.status)
+	req.route.latency.Update(took.Seconds())
+	megaservice.requestLatency.Update(took.Seconds())
+	if s.snap.Load().settings.AccessLog {
+		s.log.Info("access",
+			"method", string(ctx.Method()), "path", string(ctx.Path()), "status", req.status,
+			"duration_ms", float64(took.Microseconds())/1000, "bytes", req.bytes, "request_id", string(req.id))
+	}
 }
 
 // requestIDOf returns the client's X-Request-Id when valid, else a new one
@@ -119,53 +170,203 @@ func requestIDOf(ctx *fasthttp.RequestCtx, buf []byte) []byte {
 }
 
 // writeResult answers with the flow's output, or with the error that ended
-// it early. The output is copied, since the run state is reused.
-func (s *Server) writeResult(ctx *fasthttp.RequestCtx, rs *runState, id []byte) {
+// it early, and returns the index of the node whose output answered, or -1.
+// The output is copied, since the run state is reused.
+func (s *Server) writeResult(ctx *fasthttp.RequestCtx, rs *runState, req *request) int32 {
 	complete := rs.complete()
 	if bytes.Equal(ctx.Request.Header.PeekBytes(headerDebug), debugGraph) {
-		buf := rs.appendGraphJSON(nil, complete)
-		ctx.Response.Header.SetBytesKV(headerGraph, buf)
+		ctx.Response.Header.SetBytesKV(headerGraph, rs.appendGraphJSON(nil, complete))
 	}
 	if f := rs.failure(); f >= 0 {
-		s.writeError(ctx, id, AsError(rs.errs[f]))
-		return
+		s.writeError(ctx, req, AsError(rs.errs[f]))
+		return -1
 	}
 	if !complete {
-		s.writeError(ctx, id, &Error{Status: fasthttp.StatusGatewayTimeout, Message: "flow deadline exceeded"})
-		return
+		s.writeError(ctx, req, &Error{Status: fasthttp.StatusGatewayTimeout, Message: "flow deadline exceeded"})
+		return -1
 	}
 	r := rs.resultNode()
 	if r < 0 {
-		s.writeError(ctx, id, &Error{Status: fasthttp.StatusBadGateway, Message: "no node of the flow produced a result"})
-		return
+		e := &Error{Status: fasthttp.StatusBadGateway, Message: "no node of the flow produced a result"}
+		for i, err := range rs.errs {
+			if rs.state[i] == NodeFailed {
+				e = AsError(err)
+				break
+			}
+		}
+		s.writeError(ctx, req, e)
+		return -1
+	}
+	if partial := rs.appendPartial(nil); len(partial) > 0 {
+		ctx.Response.Header.SetBytesKV(headerPartial, partial)
 	}
 	call := &rs.calls[r]
+	req.status = fasthttp.StatusOK
 	if call.shortCircuit && call.Status != 0 {
-		ctx.SetStatusCode(call.Status)
+		req.status = call.Status
 	}
+	ctx.SetStatusCode(req.status)
 	if len(call.OutputType) > 0 {
 		ctx.Response.Header.SetContentTypeBytes(call.OutputType)
 	} else {
 		ctx.Response.Header.SetNoDefaultContentType(true)
 	}
-	ctx.Response.SetBody(call.Output)
+	if call.stream == nil {
+		ctx.Response.SetBody(call.Output)
+		req.bytes = len(call.Output)
+	}
+	return r
 }
 
+// appendPartial appends the comma-separated names of optional nodes that
+// failed and were left out of the answer.
+func (rs *runState) appendPartial(dst []byte) []byte {
+	for i := range rs.plan.nodes {
+		if rs.state[i] == NodeFailed && rs.plan.nodes[i].optional {
+			if len(dst) > 0 {
+				dst = append(dst, ", "...)
+			}
+			dst = append(dst, rs.plan.nodes[i].Name...)
+		}
+	}
+	return dst
+}
+
+// startStream answers with the output node's event stream. The writer runs
+// on its own goroutine once the handler returns; it owns the run state and
+// the request from then on, and ends both.
+func (s *Server) startStream(ctx *fasthttp.RequestCtx, rs *runState, r int32, req *request, writeTimeout time.Duration) {
+	ctx.Response.Header.Set("Cache-Control", "no-cache")
+	ctx.Response.Header.Set("X-Accel-Buffering", "no")
+	// fasthttp's WriteTimeout bounds the whole response; a stream extends
+	// the connection's write deadline before each event instead. The
+	// connection stays in use by this response until the writer returns.
+	conn := ctx.Conn()
+	method, path := string(ctx.Method()), string(ctx.Path())
+	streamReq := *req
+	streamReq.id = rs.reqID // idBuf lives on the handler's stack
+	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+		s.forwardStream(w, conn, rs, r, &streamReq, writeTimeout)
+		rs.finishRun()
+		s.inFlight.Add(-1)
+		megaservice.inFlight.Dec()
+		megaservice.pending.Dec()
+		took := time.Since(streamReq.start)
+		streamReq.route.count(streamReq.status)
+		streamReq.route.latency.Update(took.Seconds())
+		megaservice.requestLatency.Update(took.Seconds())
+		if s.snap.Load().settings.AccessLog {
+			s.log.Info("access", "method", method, "path", path, "status", streamReq.status,
+				"duration_ms", float64(took.Microseconds())/1000, "bytes", streamReq.bytes,
+				"request_id", string(streamReq.id), "stream", true)
+		}
+	})
+}
+
+// forwardStream copies events from the upstream to the client, flushing
+// each one, and measures token latencies on what the client receives. A
+// client that goes away ends the upstream call at once; an upstream that
+// breaks off ends the client's stream with an "error" event and no
+// [DONE], so the client can tell a truncated answer from a complete one.
+func (s *Server) forwardStream(w *bufio.Writer, conn net.Conn, rs *runState, r int32, req *request, writeTimeout time.Duration) {
+	call := &rs.calls[r]
+	st := call.stream
+	call.stream = nil
+	node := &rs.plan.nodes[r]
+	var (
+		err       error
+		lastToken time.Time
+		tokens    int
+		shaped    []byte
+	)
+	for {
+		var ev []byte
+		ev, err = st.next()
+		if err != nil {
+			break
+		}
+		if node.Events != nil {
+			shaped, err = node.Events.ShapeEvent(rs, ev, shaped[:0])
+			if err != nil {
+				err = hookError(err, node, node.EventsName, "event")
+				break
+			}
+			if len(shaped) == 0 {
+				continue
+			}
+			ev = shaped
+		}
+		if writeTimeout > 0 {
+			conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+		}
+		w.Write(ev)
+		if ferr := w.Flush(); ferr != nil {
+			err = errClientGone
+			break
+		}
+		req.bytes += len(ev)
+		if classifyEvent(ev) == eventToken {
+			now := time.Now()
+			if tokens == 0 {
+				megaservice.firstToken.Update(now.Sub(req.start).Seconds())
+			} else {
+				megaservice.interToken.Update(now.Sub(lastToken).Seconds())
+			}
+			megaservice.tokens.Inc()
+			lastToken = now
+			tokens++
+		}
+	}
+	switch {
+	case errors.Is(err, errClientGone):
+		st.close(err)
+		req.status = 499 // client closed the request, as nginx logs it
+		s.log.Info("client went away mid-stream", "request_id", string(req.id), "service", serviceName(node), "tokens", tokens)
+	case err == io.EOF:
+		st.close(nil)
+	default:
+		st.close(err)
+		e := AsError(err)
+		if e.Status == 500 && e.Service == "" && e.Plugin == "" {
+			e = &Error{Status: 502, Message: "service stream broke off", Service: serviceName(node), Node: node.Name, Err: err}
+		}
+		w.WriteString("event: error\ndata: ")
+		w.Write(appendErrorJSON(nil, e, req.id))
+		w.WriteString("\n\n")
+		w.Flush()
+		s.errLog.log(e, req.id, "stream failed")
+	}
+}
+
+var errClientGone = errors.New("client closed the connection")
+
 // writeError answers with e as JSON and logs it once.
-func (s *Server) writeError(ctx *fasthttp.RequestCtx, id []byte, e *Error) {
+func (s *Server) writeError(ctx *fasthttp.RequestCtx, req *request, e *Error) {
+	req.status = e.Status
 	ctx.SetStatusCode(e.Status)
 	if e.RetryAfter > 0 {
 		ctx.Response.Header.Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
 	}
 	ctx.SetContentType("application/json")
-	ctx.Response.SetBody(appendErrorJSON(nil, e, id))
+	body := appendErrorJSON(nil, e, req.id)
+	ctx.Response.SetBody(body)
+	req.bytes = len(body)
 	if e.Status >= 500 {
-		s.log.Error("request failed",
-			"request_id", string(id), "status", e.Status, "service", e.Service, "node", e.Node,
-			"plugin", e.Plugin, "error", e.Error(), "method", string(ctx.Method()), "path", string(ctx.Path()))
+		s.errLog.log(e, req.id, "request failed")
 	} else if e.Status != fasthttp.StatusNotFound && e.Status != fasthttp.StatusMethodNotAllowed {
-		s.log.Debug("request rejected", "request_id", string(id), "status", e.Status, "error", e.Error())
+		s.log.Debug("request rejected", "request_id", string(req.id), "status", e.Status, "error", e.Error())
 	}
+}
+
+// writeHealthCheck answers OPEA's health check shape.
+func writeHealthCheck(ctx *fasthttp.RequestCtx, version string) {
+	if version == "" {
+		version = "dev"
+	}
+	ctx.SetContentType("application/json")
+	body := append([]byte(`{"Service Title":"megaflow","Version":`), appendJSONStringS(nil, version)...)
+	body = append(body, `,"Service Description":"megaflow megaservice: flows of microservice calls"}`...)
+	ctx.SetBody(body)
 }
 
 // handleParseError answers requests fasthttp could not read: too large a
@@ -176,12 +377,12 @@ func (s *Server) handleParseError(ctx *fasthttp.RequestCtx, err error) {
 	ctx.Response.Header.SetBytesKV(headerRequestID, id)
 	var (
 		e   *Error
-		sse *fasthttp.ErrSmallBuffer
+		sbe *fasthttp.ErrSmallBuffer
 	)
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		e = &Error{Status: fasthttp.StatusRequestEntityTooLarge, Message: "request body is larger than server.max_body_bytes (" + strconv.Itoa(s.snap.Load().settings.MaxBodyBytes) + " bytes)"}
-	case errors.As(err, &sse):
+	case errors.As(err, &sbe):
 		e = &Error{Status: fasthttp.StatusRequestHeaderFieldsTooLarge, Message: "request headers are too large"}
 	case isTimeout(err):
 		e = &Error{Status: fasthttp.StatusRequestTimeout, Message: "timed out reading the request"}
@@ -192,7 +393,8 @@ func (s *Server) handleParseError(ctx *fasthttp.RequestCtx, err error) {
 	ctx.SetStatusCode(e.Status)
 	ctx.SetContentType("application/json")
 	ctx.SetConnectionClose()
-	ctx.Response.SetBodyRaw(appendErrorJSON(nil, e, id))
+	ctx.Response.SetBody(appendErrorJSON(nil, e, id))
+	unmatchedRoute.count(e.Status)
 	s.log.Debug("request rejected", "request_id", string(id), "status", e.Status, "error", e.Error())
 }
 

@@ -30,6 +30,12 @@ type ServerSettings struct {
 	// ShutdownGrace bounds draining in-flight requests at shutdown. Zero
 	// means 30 s.
 	ShutdownGrace time.Duration
+	// AdminListen is the address of the admin listener (/metrics, /healthz,
+	// /readyz, /v1/health_check). Empty means 127.0.0.1:8001; "off"
+	// disables it.
+	AdminListen string
+	// AccessLog logs one line per request when true.
+	AccessLog bool
 }
 
 // Defaults of ServerSettings.
@@ -42,6 +48,7 @@ const (
 	DefaultIdleTimeout           = 120 * time.Second
 	DefaultRequestTimeout        = 60 * time.Second
 	DefaultShutdownGrace         = 30 * time.Second
+	DefaultAdminListen           = "127.0.0.1:8001"
 )
 
 func (s ServerSettings) withDefaults() ServerSettings {
@@ -53,6 +60,7 @@ func (s ServerSettings) withDefaults() ServerSettings {
 	s.IdleTimeout = cmpOr(s.IdleTimeout, DefaultIdleTimeout)
 	s.RequestTimeout = cmpOr(s.RequestTimeout, DefaultRequestTimeout)
 	s.ShutdownGrace = cmpOr(s.ShutdownGrace, DefaultShutdownGrace)
+	s.AdminListen = cmpOr(s.AdminListen, DefaultAdminListen)
 	return s
 }
 
@@ -79,8 +87,9 @@ type Snapshot struct {
 type routeEntry struct {
 	path    string
 	methods []string
-	plans   []*Plan // plans[k] answers methods[k]
-	allow   string  // value of the Allow header for 405
+	plans   []*Plan         // plans[k] answers methods[k]
+	metrics []*routeMetrics // metrics[k] counts methods[k]
+	allow   string          // value of the Allow header for 405
 }
 
 // NewSnapshot builds a snapshot. closers are closed by Snapshot.Close,
@@ -116,6 +125,7 @@ func NewSnapshot(settings ServerSettings, routes []Route, services []*MicroServi
 			}
 			e.methods = append(e.methods, m)
 			e.plans = append(e.plans, r.Plan)
+			e.metrics = append(e.metrics, newRouteMetrics(r.Path, m))
 		}
 		e.allow = strings.Join(e.methods, ", ")
 	}
@@ -143,19 +153,33 @@ func (s *Snapshot) Routes() []string {
 	return out
 }
 
-// plan returns the plan for method and path; ok is false when the path is
-// unknown, and plan is nil with ok true when the method is not allowed.
-func (s *Snapshot) plan(method, path []byte) (p *Plan, e *routeEntry, ok bool) {
+// lookup returns the route entry of path and the index of method in it:
+// e is nil when the path is unknown, and k is -1 when the method is not
+// allowed.
+func (s *Snapshot) lookup(method, path []byte) (e *routeEntry, k int) {
 	e = s.routes[string(path)]
 	if e == nil {
-		return nil, nil, false
+		return nil, -1
 	}
 	for k, m := range e.methods {
 		if string(method) == m {
-			return e.plans[k], e, true
+			return e, k
 		}
 	}
-	return nil, e, true
+	return e, -1
+}
+
+// plans returns every routed plan once.
+func (s *Snapshot) plans() []*Plan {
+	var out []*Plan
+	for _, e := range s.routes {
+		for _, p := range e.plans {
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }
 
 // Close releases the snapshot's resources (upstream pools, plugins).

@@ -31,8 +31,6 @@ func runServe(args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return exitUsage(err)
 	}
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-
 	var (
 		file *config.File
 		err  error
@@ -44,6 +42,11 @@ func runServe(args []string) int {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	logger, err := newLogger(file.Log.Level, file.Log.Format)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", file.Name(), err)
 		return 1
 	}
 	snap, err := config.Compile(file, *listen)
@@ -60,8 +63,28 @@ func runServe(args []string) int {
 		return 1
 	}
 	srv := runtime.NewServer(snap, logger)
+	srv.Version = version
+	adminAddr := "off"
+	var admin *runtime.Admin
+	if settings.AdminListen != "off" {
+		aln, err := net.Listen("tcp", settings.AdminListen)
+		if err != nil {
+			ln.Close()
+			fmt.Fprintf(os.Stderr, "megaflow: cannot listen on admin address %s: %v; set [admin] listen to another address or \"off\"\n", settings.AdminListen, err)
+			return 1
+		}
+		adminAddr = aln.Addr().String()
+		admin = runtime.NewAdmin(srv)
+		go func() {
+			if err := admin.Serve(aln); err != nil {
+				logger.Error("admin listener stopped", "error", err)
+			}
+		}()
+	}
 	logger.Info("megaflow serving",
+		"version", version,
 		"listen", ln.Addr().String(),
+		"admin", adminAddr,
 		"config", file.Name(),
 		"routes", strings.Join(snap.Routes(), "; "),
 		"services", describeServices(snap.Services()))
@@ -82,11 +105,39 @@ func runServe(args []string) int {
 	logger.Info("shutting down", "grace", settings.ShutdownGrace.String())
 	sctx, cancel := context.WithTimeout(context.Background(), settings.ShutdownGrace)
 	defer cancel()
+	if admin != nil {
+		admin.Shutdown(sctx)
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		logger.Error("shutdown incomplete", "error", err)
 		return 1
 	}
+	logger.Info("stopped")
 	return 0
+}
+
+// newLogger returns the slog logger [log] asks for: level debug, info, warn
+// or error, format json or text, written to standard error.
+func newLogger(level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(cmpOrDefault(level, "info"))); err != nil {
+		return nil, fmt.Errorf("log.level %q is invalid; use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch cmpOrDefault(format, "json") {
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("log.format %q is invalid; use json or text", format)
+}
+
+func cmpOrDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
 }
 
 func describeServices(svcs []*runtime.MicroService) string {

@@ -1,0 +1,115 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// upstreamStream is an open text/event-stream answer of a service, handed
+// from the node that called it to the server, which forwards it to the
+// client event by event.
+type upstreamStream struct {
+	up      *Upstream
+	replica *replica
+	resp    *fasthttp.Response
+	events  *eventReader
+}
+
+var eventStreamType = []byte("text/event-stream")
+
+// executeStream calls a streaming service for the output node. When the
+// service answers text/event-stream, the open body is left in call for the
+// server to forward; any other answer is read whole, as Execute does.
+// Replica fallback can only happen here, before the first event reaches the
+// client.
+func (u *Upstream) executeStream(ctx context.Context, call *Call) error {
+	if err := ctx.Err(); err != nil {
+		return &Error{Status: 504, Message: "request ended before the service was called", Service: u.svc.Name, Err: err}
+	}
+	r, err := u.acquire(nil)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(u.timeout)
+	if d := call.Deadline(); !d.IsZero() && d.Before(deadline) {
+		deadline = d
+	}
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	u.buildRequest(req, r, call)
+	resp.StreamBody = true
+	resp.Header.SetNoDefaultContentType(true)
+	err = r.client.DoDeadline(req, resp, deadline)
+	fasthttp.ReleaseRequest(req)
+	call.upstreamAttempts++
+	call.upstreamReplica = r.url
+	if err != nil {
+		u.release(r, err, 0)
+		fasthttp.ReleaseResponse(resp)
+		return u.transportError(err)
+	}
+
+	status := resp.StatusCode()
+	call.Status = status
+	if status < 400 && bytes.HasPrefix(resp.Header.ContentType(), eventStreamType) {
+		call.SetOutputType(resp.Header.ContentType())
+		call.stream = &upstreamStream{up: u, replica: r, resp: resp, events: newEventReader(resp.BodyStream())}
+		return nil
+	}
+
+	body := resp.Body() // reads the rest of the stream
+	defer fasthttp.ReleaseResponse(resp)
+	switch {
+	case status >= 500:
+		u.release(r, nil, status)
+		return &Error{Status: 502, Message: "service answered with an error", Service: u.svc.Name, UpstreamStatus: status}
+	case status >= 400:
+		u.release(r, nil, status)
+		return &Error{Status: status, Message: "service rejected the request", Service: u.svc.Name, UpstreamStatus: status}
+	}
+	u.release(r, nil, status)
+	call.SetOutput(body)
+	call.SetOutputType(resp.Header.ContentType())
+	return nil
+}
+
+// next returns the next event; see eventReader.next.
+func (s *upstreamStream) next() ([]byte, error) { return s.events.next() }
+
+// close ends the stream. Closing before the body was read to its end
+// closes the upstream connection, which also interrupts a read blocked in
+// another goroutine; err is the reason, nil for a complete stream.
+func (s *upstreamStream) close(err error) {
+	status := s.resp.StatusCode()
+	s.resp.CloseBodyStream()
+	fasthttp.ReleaseResponse(s.resp)
+	s.up.release(s.replica, err, status)
+}
+
+// drainStream reads a stream left in call into its output, for callers
+// that want the whole answer (Orchestrator.Schedule).
+func (c *Call) drainStream() {
+	if c.stream == nil {
+		return
+	}
+	s := c.stream
+	c.stream = nil
+	c.SetOutput(nil)
+	var err error
+	for {
+		var ev []byte
+		ev, err = s.next()
+		if err != nil {
+			break
+		}
+		c.AppendOutput(ev)
+	}
+	if err == io.EOF {
+		err = nil
+	}
+	s.close(err)
+}
