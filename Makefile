@@ -33,6 +33,13 @@ bench: build
 	$(BIN) bench compare --scenario bench/scenarios/echo.toml \
 		--rounds 5 --duration 5s --warmup 1s --record bench/RESULTS.md
 
+## bench-plugins: the plugins of the bench scenarios (make plugins builds the
+## bundled ones), into bench/out/plugins
+.PHONY: bench-plugins
+bench-plugins:
+	@mkdir -p bench/out/plugins
+	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -o bench/out/plugins/noop.wasm ./bench/plugins/noop
+
 ## bench-stall: the same 1 s server stall measured by the closed and the open loop
 .PHONY: bench-stall
 bench-stall: build

@@ -160,6 +160,9 @@ func TestErrorKinds(t *testing.T) {
 				if e.Total != 20 {
 					t.Errorf("Total = %d, want 20", e.Total)
 				}
+				if !strings.Contains(e.Samples["status 500"], "injected failure") {
+					t.Errorf("Samples[status 500] = %q, want the response body", e.Samples["status 500"])
+				}
 			},
 		},
 		{

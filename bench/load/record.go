@@ -2,6 +2,7 @@ package load
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -128,6 +129,9 @@ type outcome struct {
 	status  int
 	bytes   int
 	latency time.Duration
+	// errorBody is the start of an error response's body, set only for
+	// the first response with each status code on a connection.
+	errorBody string
 
 	// SSE only.
 	stream bool
@@ -154,6 +158,9 @@ func (s *shard) record(o *outcome) {
 			s.counts.status = map[int]int64{}
 		}
 		s.counts.status[o.status]++
+		if o.errorBody != "" {
+			s.counts.addSample(fmt.Sprintf("status %d", o.status), o.errorBody)
+		}
 	} else {
 		s.counts.succeeded++
 	}

@@ -16,6 +16,9 @@ type worker struct {
 	body   []byte
 	reader *bufio.Reader // SSE only
 	out    outcome
+	// sampledStatus contains the error status codes whose body this
+	// worker has already copied into a sample.
+	sampledStatus map[int]bool
 }
 
 func newWorker(r *runner, s *shard) *worker {
@@ -45,7 +48,7 @@ func (w *worker) loop() {
 		if !ok {
 			return
 		}
-		w.send(seq, scheduled)
+		w.send(seq, scheduled, measured)
 		if measured {
 			w.shard.record(&w.out)
 		}
@@ -53,7 +56,9 @@ func (w *worker) loop() {
 }
 
 // send performs request seq and fills w.out. Latency runs from scheduled.
-func (w *worker) send(seq uint64, scheduled time.Time) {
+// Only measured requests contribute error body samples, because the others
+// are never recorded.
+func (w *worker) send(seq uint64, scheduled time.Time, measured bool) {
 	cfg := &w.r.cfg
 	if cfg.Body != nil && !cfg.Body.Static() {
 		w.body = cfg.Body.AppendBody(w.body[:0], seq)
@@ -66,10 +71,32 @@ func (w *worker) send(seq uint64, scheduled time.Time) {
 		return
 	}
 	w.out.status = w.resp.StatusCode()
+	if w.out.status >= 400 {
+		// An error response is not an event stream, even in SSE mode.
+		w.readErrorBody(measured)
+		w.out.latency = time.Since(scheduled)
+		return
+	}
 	if cfg.SSE {
 		w.readEvents(scheduled)
 	} else {
 		w.out.bytes = len(w.resp.Body())
 	}
 	w.out.latency = time.Since(scheduled)
+}
+
+// readErrorBody reads an error response's body, streamed or not. For the
+// first measured response with each status code on this connection, it
+// keeps the first 300 bytes for the report.
+func (w *worker) readErrorBody(measured bool) {
+	body := w.resp.Body() // reads and closes a streamed body too
+	w.out.bytes = len(body)
+	if !measured || w.sampledStatus[w.out.status] {
+		return
+	}
+	if w.sampledStatus == nil {
+		w.sampledStatus = map[int]bool{}
+	}
+	w.sampledStatus[w.out.status] = true
+	w.out.errorBody = string(body[:min(len(body), 300)])
 }

@@ -23,7 +23,8 @@ type searchedDoc struct {
 
 // retrieveHandler serves POST /v1/retrieval. It reads the query from
 // "text", "input" or "query" and returns docs documents that mention it,
-// or none when docs is negative.
+// or none when docs is negative. A JSON array body, such as TEI's /embed
+// output passed on unchanged, is accepted as a query without text.
 func retrieveHandler(docs int) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		if !ctx.IsPost() || string(ctx.Path()) != "/v1/retrieval" {
@@ -31,7 +32,7 @@ func retrieveHandler(docs int) fasthttp.RequestHandler {
 			return
 		}
 		var req map[string]json.RawMessage
-		if err := json.Unmarshal(ctx.PostBody(), &req); err != nil {
+		if err := json.Unmarshal(ctx.PostBody(), &req); err != nil && !json.Valid(ctx.PostBody()) {
 			unprocessable(ctx, "invalid request body: expected a JSON object with the query in \"text\"")
 			return
 		}

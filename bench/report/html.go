@@ -28,9 +28,9 @@ func WriteHTML(w io.Writer, title string, runs []Run) error {
 		page.Charts = append(page.Charts, latencyChart(runs, true).svg())
 	}
 	page.Charts = append(page.Charts, timelineChart(runs, "Throughput over time", "requests per second",
-		formatCountAxis, func(s load.Sample) float64 { return s.Throughput }).svg())
+		formatCountAxis, func(s load.Sample) float64 { return s.Throughput }, false).svg())
 	page.Charts = append(page.Charts, timelineChart(runs, "p99 latency over time", "p99 latency per interval",
-		formatMsAxis, func(s load.Sample) float64 { return s.P99Ms }).svg())
+		formatMsAxis, func(s load.Sample) float64 { return s.P99Ms }, true).svg())
 	if err := pageTemplate.Execute(w, page); err != nil {
 		return fmt.Errorf("render HTML report: %w", err)
 	}
@@ -73,11 +73,16 @@ func latencyChart(runs []Run, ttft bool) *chart {
 	return c
 }
 
-func timelineChart(runs []Run, title, yLabel string, format func(float64) string, value func(load.Sample) float64) *chart {
+// timelineChart draws value over time. With skipEmpty, intervals without
+// responses get no point, because their latency figures are zero, not fast.
+func timelineChart(runs []Run, title, yLabel string, format func(float64) string, value func(load.Sample) float64, skipEmpty bool) *chart {
 	c := &chart{Title: title, XLabel: "seconds since the end of the warmup", YLabel: yLabel, YFormat: format}
 	for i, run := range runs {
 		s := series{Name: run.Name, Color: palette[i%len(palette)]}
 		for _, sample := range run.Result.Timeline {
+			if skipEmpty && sample.Requests == 0 {
+				continue
+			}
 			s.X = append(s.X, sample.Seconds)
 			s.Y = append(s.Y, value(sample))
 			c.XMax = max(c.XMax, sample.Seconds)

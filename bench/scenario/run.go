@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -121,7 +122,11 @@ func (r *Running) startMegaflow() error {
 	if err != nil {
 		return err
 	}
-	config, err := r.megaflowConfig(addr)
+	admin, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	config, err := r.megaflowConfig(addr, admin)
 	if err != nil {
 		return err
 	}
@@ -138,18 +143,21 @@ func (r *Running) startMegaflow() error {
 
 // megaflowConfig fills the placeholders of the [megaflow] config. The error
 // names a placeholder left unfilled.
-func (r *Running) megaflowConfig(listen string) (string, error) {
-	pairs := []string{"{{listen}}", listen, "{{scenario_dir}}", r.scenario.dir}
+func (r *Running) megaflowConfig(listen, admin string) (string, error) {
+	pairs := []string{"{{listen}}", listen, "{{admin}}", admin, "{{scenario_dir}}", r.scenario.dir}
 	for name, addr := range r.mockAddrs {
 		pairs = append(pairs, "{{mock."+name+"}}", addr)
 	}
 	config := strings.NewReplacer(pairs...).Replace(r.scenario.Megaflow.Config)
-	if i := strings.Index(config, "{{"); i >= 0 {
-		end := min(len(config), i+40)
-		return "", fmt.Errorf("scenario %s: [megaflow] config has an unknown placeholder at %q: use {{listen}}, {{scenario_dir}} or {{mock.NAME}} for a mock in [mocks]", r.scenario.Name, config[i:end])
+	// Other {{...}} text, such as a template plugin's {{path}}, belongs to
+	// megaflow and stays as it is.
+	if unknown := mockPlaceholder.FindString(config); unknown != "" {
+		return "", fmt.Errorf("scenario %s: [megaflow] config names %s, but [mocks] defines no such mock", r.scenario.Name, unknown)
 	}
 	return config, nil
 }
+
+var mockPlaceholder = regexp.MustCompile(`\{\{mock\.[^}]*\}\}`)
 
 // run starts a process and waits until addr accepts connections.
 func (r *Running) run(name, addr, path string, args ...string) error {

@@ -27,8 +27,9 @@
 //	via = "megaflow"             # megaflow, mock or nginx
 //
 // In the megaflow configuration, {{mock.NAME}} becomes the host:port of mock
-// NAME, {{listen}} the host:port megaflow listens on and {{scenario_dir}} the
-// absolute directory of the scenario file, for plugin paths.
+// NAME, {{listen}} the host:port megaflow serves on, {{admin}} a free
+// host:port for its admin listener and {{scenario_dir}} the absolute
+// directory of the scenario file, for plugin paths.
 package scenario
 
 import (
@@ -72,8 +73,8 @@ type MockSpec struct {
 // MegaflowSpec is the [megaflow] table.
 type MegaflowSpec struct {
 	// Config is megaflow's TOML configuration with {{mock.NAME}},
-	// {{listen}} and {{scenario_dir}} placeholders. Empty means the
-	// scenario runs no megaflow.
+	// {{listen}}, {{admin}} and {{scenario_dir}} placeholders. Empty means
+	// the scenario runs no megaflow.
 	Config string `toml:"config"`
 }
 

@@ -83,20 +83,25 @@ func TestLoadRejectsInvalidFiles(t *testing.T) {
 
 func TestMegaflowConfigPlaceholders(t *testing.T) {
 	r := &Running{
-		scenario:  &Scenario{Name: "t", dir: "/scen", Megaflow: MegaflowSpec{Config: `listen = "{{listen}}" url = "http://{{mock.echo}}/x" path = "{{scenario_dir}}/p.wasm"`}},
+		scenario:  &Scenario{Name: "t", dir: "/scen", Megaflow: MegaflowSpec{Config: `listen = "{{listen}}" admin = "{{admin}}" url = "http://{{mock.echo}}/x" path = "{{scenario_dir}}/p.wasm"`}},
 		mockAddrs: map[string]string{"echo": "127.0.0.1:9001"},
 	}
-	got, err := r.megaflowConfig("127.0.0.1:9000")
+	got, err := r.megaflowConfig("127.0.0.1:9000", "127.0.0.1:9002")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `listen = "127.0.0.1:9000" url = "http://127.0.0.1:9001/x" path = "/scen/p.wasm"`
+	want := `listen = "127.0.0.1:9000" admin = "127.0.0.1:9002" url = "http://127.0.0.1:9001/x" path = "/scen/p.wasm"`
 	if got != want {
 		t.Errorf("config = %s, want %s", got, want)
 	}
 	r.scenario.Megaflow.Config = `url = "http://{{mock.llm}}/"`
-	if _, err := r.megaflowConfig("127.0.0.1:9000"); err == nil || !strings.Contains(err.Error(), "{{mock.llm}}") {
-		t.Errorf("unknown placeholder error = %v, want one naming {{mock.llm}}", err)
+	if _, err := r.megaflowConfig("127.0.0.1:9000", "127.0.0.1:9002"); err == nil || !strings.Contains(err.Error(), "{{mock.llm}}") {
+		t.Errorf("unknown mock error = %v, want one naming {{mock.llm}}", err)
+	}
+
+	r.scenario.Megaflow.Config = `content = "{{initial_query}}"`
+	if got, err := r.megaflowConfig("127.0.0.1:9000", "127.0.0.1:9002"); err != nil || got != r.scenario.Megaflow.Config {
+		t.Errorf("config with a plugin template = %q, %v; want it unchanged", got, err)
 	}
 }
 
