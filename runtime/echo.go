@@ -30,3 +30,22 @@ func EchoHandler(ctx *fasthttp.RequestCtx) {
 		ctx.SetBodyString(`{"error":"method not allowed: the echo service accepts POST on any path and GET /health"}`)
 	}
 }
+
+// EchoMaxBodyBytes is the largest body the bundled echo service accepts
+// when started by NewEchoServer: 64 MiB, above any server.max_body_bytes
+// a flow in front of it is likely to allow.
+const EchoMaxBodyBytes = 64 << 20
+
+// NewEchoServer returns a fasthttp server running EchoHandler. A
+// maxBodyBytes of zero means EchoMaxBodyBytes.
+func NewEchoServer(maxBodyBytes int) *fasthttp.Server {
+	if maxBodyBytes <= 0 {
+		maxBodyBytes = EchoMaxBodyBytes
+	}
+	return &fasthttp.Server{
+		Handler:               EchoHandler,
+		Name:                  "megaflow-echo",
+		NoDefaultServerHeader: true,
+		MaxRequestBodySize:    maxBodyBytes,
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"os"
 
 	"github.com/megaflow/megaflow/runtime"
-	"github.com/valyala/fasthttp"
 )
 
 func init() {
@@ -18,7 +17,7 @@ func init() {
 func runEcho(args []string) int {
 	fs := flag.NewFlagSet("echo", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:7070", "listen `address` host:port")
-	maxBody := fs.Int("max-body-bytes", 64<<20, "largest request body accepted, in `bytes`")
+	maxBody := fs.Int("max-body-bytes", runtime.EchoMaxBodyBytes, "largest request body accepted, in `bytes`")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: megaflow echo [--listen ADDR]\n\nAnswer POST on any path with the request body and its Content-Type, and GET /health with 200.\n\nFlags:")
 		fs.PrintDefaults()
@@ -32,7 +31,7 @@ func runEcho(args []string) int {
 		return 1
 	}
 	slog.New(slog.NewJSONHandler(os.Stderr, nil)).Info("echo microservice serving", "listen", ln.Addr().String())
-	srv := &fasthttp.Server{Handler: runtime.EchoHandler, Name: "megaflow-echo", NoDefaultServerHeader: true, MaxRequestBodySize: *maxBody}
+	srv := runtime.NewEchoServer(*maxBody)
 	if err := srv.Serve(ln); err != nil {
 		fmt.Fprintf(os.Stderr, "megaflow echo: %v\n", err)
 		return 1

@@ -24,6 +24,7 @@ func runServe(args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	configPath := fs.String("config", "", "TOML configuration `file`; empty serves the embedded echo megaservice")
 	listen := fs.String("listen", "", "listen `address` host:port, overriding server.listen")
+	adminListen := fs.String("admin-listen", "", "admin listener `address` host:port, or \"off\", overriding admin.listen")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: megaflow serve [--config FILE] [--listen ADDR]\n\nServe the megaservice: each route runs its flow of microservice calls.\n\nFlags:")
 		fs.PrintDefaults()
@@ -64,13 +65,13 @@ func runServe(args []string) int {
 	}
 	srv := runtime.NewServer(snap, logger)
 	srv.Version = version
-	adminAddr := "off"
+	adminAddr := cmpOrDefault(*adminListen, settings.AdminListen)
 	var admin *runtime.Admin
-	if settings.AdminListen != "off" {
-		aln, err := net.Listen("tcp", settings.AdminListen)
+	if adminAddr != "off" {
+		aln, err := net.Listen("tcp", adminAddr)
 		if err != nil {
 			ln.Close()
-			fmt.Fprintf(os.Stderr, "megaflow: cannot listen on admin address %s: %v; set [admin] listen to another address or \"off\"\n", settings.AdminListen, err)
+			fmt.Fprintf(os.Stderr, "megaflow: cannot listen on admin address %s: %v; set [admin] listen or --admin-listen to another address or \"off\"\n", adminAddr, err)
 			return 1
 		}
 		adminAddr = aln.Addr().String()
