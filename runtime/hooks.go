@@ -1,6 +1,10 @@
 package runtime
 
-import "context"
+import (
+	"context"
+
+	"github.com/valyala/fasthttp"
+)
 
 // The hooks below are the points where a node's behaviour can be shaped
 // beyond calling its service. Go code may implement them directly; the Wasm
@@ -56,4 +60,13 @@ type Aggregator interface {
 // that successor.
 type Router interface {
 	Route(ctx context.Context, output []byte, successors []string, selected []bool) error
+}
+
+// Guard checks a request before its route's flow runs. It returns nil to
+// let the request through, or an *Error with the status to answer: 401 or
+// 403 for authentication, 429 for a rate limit, 400, 413 or 415 for
+// content. Guards run on the request's goroutine with the fasthttp context,
+// which they must not keep after Check returns.
+type Guard interface {
+	Check(ctx *fasthttp.RequestCtx) *Error
 }

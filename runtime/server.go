@@ -115,6 +115,12 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, req *request) (streaming bool) 
 		return false
 	}
 	req.route = route.metrics[k]
+	for _, g := range route.guards[k] {
+		if e := g.Check(ctx); e != nil {
+			s.writeError(ctx, req, e)
+			return false
+		}
+	}
 	set := snap.settings
 	if n := s.inFlight.Add(1); n > int64(set.MaxConcurrentRequests) {
 		s.inFlight.Add(-1)

@@ -72,6 +72,9 @@ type Route struct {
 	Methods []string
 	// Plan is the compiled flow that answers the route.
 	Plan *Plan
+	// Guards check each request, in order, before the flow runs:
+	// authentication, rate limits, content checks. Nil means none.
+	Guards []Guard
 }
 
 // Snapshot is one immutable, compiled configuration: settings, routes with
@@ -88,6 +91,7 @@ type routeEntry struct {
 	path    string
 	methods []string
 	plans   []*Plan         // plans[k] answers methods[k]
+	guards  [][]Guard       // guards[k] check methods[k]
 	metrics []*routeMetrics // metrics[k] counts methods[k]
 	allow   string          // value of the Allow header for 405
 }
@@ -125,6 +129,7 @@ func NewSnapshot(settings ServerSettings, routes []Route, services []*MicroServi
 			}
 			e.methods = append(e.methods, m)
 			e.plans = append(e.plans, r.Plan)
+			e.guards = append(e.guards, r.Guards)
 			e.metrics = append(e.metrics, newRouteMetrics(r.Path, m))
 		}
 		e.allow = strings.Join(e.methods, ", ")
