@@ -10,8 +10,8 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// embedRequest is the body of TEI's POST /embed: inputs is one string or an
-// array of strings (text-embeddings-inference 1.x API).
+// embedRequest is the body of POST /embed in Hugging Face Text Embeddings
+// Inference (TEI), where inputs is one string or an array of strings.
 type embedRequest struct {
 	Inputs json.RawMessage `json:"inputs"`
 }

@@ -109,10 +109,10 @@ func addLoadFlags(fs *flag.FlagSet) *loadFlags {
 	fs.DurationVar(&f.warmup, "warmup", 0, "load sent before measurement starts and left out of every figure")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "per-request timeout, until the whole response has arrived")
 	fs.StringVar(&f.method, "method", "", "HTTP method (default GET, or POST with a body)")
-	fs.Var(&f.headers, "header", "request header \"Name: value\"; repeat for more")
-	fs.StringVar(&f.bodyFile, "body", "", "file whose contents are the request body")
-	fs.IntVar(&f.bodySize, "body-size", 0, "send a JSON body {\"text\":\"aaa…\"} of exactly this many bytes")
-	fs.StringVar(&f.bodyTemplate, "body-template", "", "request body with {{seq}} (request number) and {{random N}} (N letters) filled per request")
+	fs.Var(&f.headers, "header", "request `header` \"Name: value\"; repeat for more")
+	fs.StringVar(&f.bodyFile, "body", "", "`file` containing the request body")
+	fs.IntVar(&f.bodySize, "body-size", 0, "send a JSON body {\"text\":\"aaa…\"} of exactly `N` bytes")
+	fs.StringVar(&f.bodyTemplate, "body-template", "", "`template` of the request body, with {{seq}} (request number) and {{random N}} (N letters) filled per request")
 	fs.StringVar(&f.contentType, "content-type", "application/json", "Content-Type of requests with a body")
 	fs.BoolVar(&f.sse, "sse", false, "read responses as server-sent events and report time to first token, inter-token latency and tokens/s")
 	fs.BoolVar(&f.allowRemote, "allow-remote", false, "allow a target that is not a loopback address")
@@ -238,8 +238,8 @@ type outputFlags struct {
 
 func addOutputFlags(fs *flag.FlagSet) *outputFlags {
 	o := &outputFlags{}
-	fs.StringVar(&o.jsonFile, "json", "", "write every figure as JSON to this file")
-	fs.StringVar(&o.htmlFile, "html", "", "write a self-contained HTML report with SVG charts to this file")
+	fs.StringVar(&o.jsonFile, "json", "", "write every figure as JSON to `file`")
+	fs.StringVar(&o.htmlFile, "html", "", "write a self-contained HTML report with SVG charts to `file`")
 	return o
 }
 
@@ -388,10 +388,10 @@ func runBenchCompare(args []string) int {
 	setDefault(fs, "duration", "5s")
 	setDefault(fs, "warmup", "1s")
 	rounds := fs.Int("rounds", 5, "rounds; each runs every target once")
-	scenarioPath := fs.String("scenario", "", "scenario file whose targets to compare")
-	jsonFile := fs.String("json", "", "write every run and the medians as JSON to this file")
-	htmlFile := fs.String("html", "", "write an HTML report with each target's median-throughput run to this file")
-	recordFile := fs.String("record", "", "append a dated entry with the machine, the command and the medians to this Markdown file, such as bench/RESULTS.md")
+	scenarioPath := fs.String("scenario", "", "scenario `file` whose targets to compare")
+	jsonFile := fs.String("json", "", "write every run and the medians as JSON to `file`")
+	htmlFile := fs.String("html", "", "write an HTML report with each target's median-throughput run to `file`")
+	recordFile := fs.String("record", "", "append a dated entry with the machine, the command and the medians to the Markdown `file`, such as bench/RESULTS.md")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), compareUsage)
 		fs.PrintDefaults()
