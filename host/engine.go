@@ -69,11 +69,12 @@ func (e *Engine) Load(ctx context.Context, name, path string, opts PluginOptions
 //
 // # Errors
 //
-// LoadBinary fails when the module does not compile, lacks the
-// megaflow_abi_version or megaflow_buffer export or exports them with
-// other signatures, implements another ABI version, exports no memory,
-// needs more memory than opts.MaxMemory, or when an instance fails to
-// start or its init hook fails. The error names the plugin.
+// LoadBinary fails when the module does not compile or exports no memory.
+// It fails when the megaflow_abi_version or megaflow_buffer export is
+// missing or has another signature, or the module implements another ABI
+// version. It fails when the module needs more memory than opts.MaxMemory,
+// or an instance fails to start or its init hook fails. The error names
+// the plugin.
 func (e *Engine) LoadBinary(ctx context.Context, name string, wasm []byte, opts PluginOptions) (*Plugin, error) {
 	e.mu.Lock()
 	closed := e.closed

@@ -17,8 +17,9 @@ const (
 	// KindTimeout: the call ran past PluginOptions.Timeout or the caller's
 	// context ended during the call; the instance is replaced.
 	KindTimeout
-	// KindOutOfMemory: the guest trapped with its memory at
-	// PluginOptions.MaxMemory; the instance is replaced.
+	// KindOutOfMemory: the guest stopped with its memory within 4 MiB of
+	// PluginOptions.MaxMemory, or could not allocate an input buffer; the
+	// instance is replaced.
 	KindOutOfMemory
 	// KindProtocol: the guest broke the ABI (a pointer out of bounds, an
 	// invalid status, output past PluginOptions.MaxOutput); the instance is
@@ -47,14 +48,15 @@ func (k ErrorKind) String() string {
 	return "unknown"
 }
 
-// Error is the error every hook method returns. Callers answer the client
-// with Status and a JSON body naming Plugin; Message is safe to show
-// (it is the guest's own failure message, or a description of the fault).
+// Error is the error every hook method returns. Callers respond to the
+// client with Status and a JSON body naming Plugin. Message is safe to show,
+// because it is the guest's own failure message or a description of the
+// fault.
 type Error struct {
 	Plugin  string
 	Hook    Hook
 	Kind    ErrorKind
-	Status  int    // HTTP status to answer with: the guest's for KindFailed, else 500 or 503
+	Status  int    // HTTP status of the response: the guest's for KindFailed, else 500 or 503
 	Message string // the guest's message for KindFailed, else what went wrong
 	Err     error  // the underlying wazero or context error, if any
 }

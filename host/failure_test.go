@@ -70,18 +70,13 @@ func TestGuestFailures(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			path := "testdata/wat/reference.wasm"
-			good := "good"
 			if c.module != "wat" {
 				path = guests[c.module]
-			}
-			if c.module == "wat" {
-				// The WAT guest appends the (empty) header block to the body.
-				good = "good"
 			}
 			c.opts.Instances = 2
 			e := newEngine(t)
 			p := load(t, e, "bad", path, c.opts)
-			stop := serveAlongside(t, p, good)
+			stop := serveAlongside(t, p, "good")
 
 			var out host.RequestOutput
 			for range 3 {

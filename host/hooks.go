@@ -21,8 +21,8 @@ type RequestOutput struct {
 	// Changed reports that Body is the node's new input. When false and
 	// Status is zero, the input passes through unchanged.
 	Changed bool
-	// Status, when nonzero (200 to 399), asks the caller to answer with it
-	// and Body in place of calling the node's service.
+	// Status, when nonzero (200 to 399), is the status of the response the
+	// caller sends, with Body, in place of calling the node's service.
 	Status int
 	// Body is the new input or the short-circuit response body.
 	Body []byte

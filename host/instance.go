@@ -31,7 +31,7 @@ type instance struct {
 	calls  uint64
 
 	// ctx is the context of the current guest call. Without a timeout it
-	// points to base, which is reused; with one, each call gets its own,
+	// points to base, which is reused. With one, each call gets its own,
 	// because wazero's interruption goroutine may still read it after the
 	// call returns.
 	ctx    context.Context

@@ -359,13 +359,13 @@ func (p *Plugin) acquire(ctx context.Context, hook Hook) (*instance, error) {
 // due for replacement.
 func (p *Plugin) release(inst *instance, replace bool) {
 	if !replace && !p.closed.Load() {
-		p.idle <- inst // never blocks: the channel has room for every instance
+		p.idle <- inst // cannot block: live never exceeds opts.Instances, the channel's capacity
 		return
 	}
 	p.destroy(context.Background(), inst)
 	if !p.closed.Load() {
 		p.stats.replaced.Add(1)
-		p.refill <- struct{}{} // never blocks, for the same reason
+		p.refill <- struct{}{} // cannot block: one token per destroyed instance, at most opts.Instances
 	}
 }
 

@@ -22,10 +22,10 @@
 //
 //	func main() {}
 //
-// The SDK implements ABI version 1 (docs/ABI.md in the megaflow
-// repository): it exports the ABI's functions, owns the input buffer the
-// host writes into, collects output and hands it to the host in one call,
-// and turns a panic in a hook into a failure status.
+// The SDK implements ABI version 1, described in docs/ABI.md in the
+// megaflow repository. It exports the ABI's functions and owns the input
+// buffer the host writes into. It collects output and hands it to the host
+// in one call, and it turns a panic in a hook into a failure status.
 //
 // Byte slices passed to a hook are valid only until it returns. The SDK
 // reuses its buffers across calls, so a hook that allocates little keeps
@@ -124,7 +124,7 @@ func OnInit(f func(config []byte) error) { handlers.init = f }
 
 // OnRequest registers the request hook, run before a node's service is
 // called. It may Write a new body and return OK, change headers with
-// SetHeader and DeleteHeader, or answer in place of the service with
+// SetHeader and DeleteHeader, or respond in place of the service with
 // Respond.
 func OnRequest(f func(*Request) Status) { handlers.request = f }
 
@@ -186,8 +186,8 @@ func Failf(status int, format string, args ...any) Status {
 	return Fail(status, fmt.Sprintf(format, args...))
 }
 
-// Respond answers the client with status (200 to 399) and body in place
-// of calling the node's service; request hook only.
+// Respond sends status (200 to 399) and body to the client in place of
+// calling the node's service. Request hook only.
 func Respond(status int, body []byte) Status {
 	if status < 200 || status > 399 {
 		return Failf(500, "Respond: status %d is outside 200-399", status)

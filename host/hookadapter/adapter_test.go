@@ -150,8 +150,8 @@ func BenchmarkShapeResponseNoop(b *testing.B) {
 
 // BenchmarkShapeRequest times the adapter around a request hook that
 // replaces the input and sets a header. Each iteration starts from a new
-// runtime.Call, as only the runtime can reset one, and the Call's first
-// SetInput and SetHeader allocate; those are the allocations reported.
+// runtime.Call, because only the runtime can reset one. The Call's first
+// SetInput and SetHeader allocate, and those are the allocations reported.
 func BenchmarkShapeRequest(b *testing.B) {
 	h := newHooks(b, hookadapter.Options{Node: "embedding"})
 	ctx := context.Background()

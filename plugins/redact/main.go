@@ -100,7 +100,7 @@ func redact(input []byte) megaflow.Status {
 }
 
 // luhnValid reports whether the digits of s pass the Luhn checksum that
-// payment card numbers carry (ISO/IEC 7812-1).
+// payment card numbers carry.
 func luhnValid(s []byte) bool {
 	sum, double := 0, false
 	for i := len(s) - 1; i >= 0; i-- {

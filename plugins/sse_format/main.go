@@ -88,8 +88,7 @@ func convert(event []byte) megaflow.Status {
 }
 
 // dataPayload returns the value of an SSE "data:" line, without the one
-// space that may follow the colon (as the SSE format in the HTML Living
-// Standard defines).
+// space that may follow the colon.
 func dataPayload(line []byte) ([]byte, bool) {
 	line = bytes.TrimSuffix(line, []byte("\r"))
 	rest, ok := bytes.CutPrefix(line, []byte("data:"))

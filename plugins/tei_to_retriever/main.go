@@ -2,7 +2,7 @@
 // Text Embeddings Inference (TEI) /embed call into the input of an OPEA
 // retriever, {"text": ..., "embedding": [...]} plus search parameters.
 //
-// As a response hook on the embedding node it sees only TEI's output, so
+// As a response hook on the embedding node it receives only TEI's output, so
 // it sends the embedding without "text". As an aggregate hook on the
 // retriever node, given TEI's output and the client's chat request as two
 // inputs (told apart by shape: an array is the embedding, an object the

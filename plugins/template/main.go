@@ -6,9 +6,10 @@
 //	template = { inputs = "{{messages.-1.content}}", truncate = true, note = "asked: {{model}}" }
 //
 // The template is any JSON value. A string that is exactly "{{path}}" is
-// replaced by the input's value at path, of whatever type (null when the
-// path is missing); "{{path}}" inside a longer string is replaced by that
-// value as text (empty when missing). Paths are as in json_pick.
+// replaced by the input's value at path, of whatever type, or by null when
+// the path is missing. A "{{path}}" inside a longer string is replaced by
+// that value as text, or by nothing when missing. Paths are as in
+// json_pick.
 package main
 
 import (

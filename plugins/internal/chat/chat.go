@@ -16,10 +16,9 @@ type Message struct {
 }
 
 // Query returns the question in input: the text of the last user message
-// of an OpenAI chat request's messages, or a string messages field (OPEA's
-// ChatCompletionRequest allows one), or else the "text", "query", "input"
-// or "prompt" string field. field, when not empty, names the messages
-// field in place of "messages".
+// of an OpenAI chat request's messages, or a string messages field, or
+// else the "text", "query", "input" or "prompt" string field. field, when
+// not empty, names the messages field in place of "messages".
 func Query(input []byte, field string) (string, error) {
 	if field == "" {
 		field = "messages"

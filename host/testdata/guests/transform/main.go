@@ -1,8 +1,8 @@
 // Command transform is a Go guest for memory and speed measurements. Its
-// response hook returns the input in a freshly allocated slice, wrapped
-// in angle brackets, so every call leaves garbage for the collector; with
-// the config "upper" it upper-cases the input instead, a loop over every
-// byte. Its event hook does nothing, to time a bare hook call.
+// response hook returns the input wrapped in angle brackets, in a freshly
+// allocated slice, so every call leaves garbage for the collector. With
+// the config "upper" it upper-cases the input instead, which loops over
+// every byte. Its event hook does nothing, to time a bare hook call.
 package main
 
 import (
