@@ -33,9 +33,10 @@ func (r *replica) usable() bool {
 
 // acquire picks the replica for the next call and reserves it.
 //
-// Among the usable replicas (healthy, and with a breaker that is closed,
-// half-open with a probe slot free, or open past its open timeout) it
-// picks the one with the fewest outstanding calls; ties go round-robin.
+// A replica is usable when it is healthy and its breaker is closed,
+// half-open with a probe slot free, or open past its open timeout. Among
+// the usable replicas acquire picks the one with the fewest outstanding
+// calls, and ties go round-robin.
 // exclude, when not nil, is picked only when no other replica is usable,
 // so that a retry goes to another replica when there is one.
 //
@@ -105,14 +106,15 @@ func (u *Upstream) pick(exclude *replica, tried uint64) *replica {
 // release ends a call reserved with acquire: it records the call's outcome
 // in the replica's breaker and decrements its outstanding count.
 //
-// err is the transport error of the exchange, nil when the replica
-// answered, and status the HTTP status it answered with, 0 when it did
-// not. Transport errors, timeouts and status 500 and above count as
-// failures; any other answer, 4xx included, counts as a success. An err
+// err is the transport error of the exchange, nil when the replica sent a
+// response, and status is the response's HTTP status, 0 when there was
+// none. Transport errors, timeouts and status 500 and above count as
+// failures. Any other response, 4xx included, counts as a success. An err
 // that wraps context.Canceled or ErrCanceled (the request ended, the client
 // went away) or fasthttp.ErrNoFreeConns counts neither way, and neither
-// does a timeout at the flow's deadline that Execute wraps as cut short.
-// A streamed call should release with nil once the stream ended normally.
+// does a timeout at the flow's deadline that Execute reports as
+// errAttemptCutShort. A streamed call should release with a nil err once
+// the stream ended normally.
 func (u *Upstream) release(r *replica, err error, status int) {
 	if r.breaker != nil {
 		r.breaker.record(classifyOutcome(err, status))

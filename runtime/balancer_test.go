@@ -14,8 +14,8 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// fakeReplicas returns n replica URLs on ports nothing listens on; the
-// balancer tests acquire and release without sending anything.
+// fakeReplicas returns n replica URLs on ports nothing listens on, for
+// tests that acquire and release without sending anything.
 func fakeReplicas(n int) []string {
 	urls := make([]string, n)
 	for i := range urls {

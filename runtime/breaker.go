@@ -47,7 +47,7 @@ const (
 )
 
 // breaker is the circuit breaker of one replica. gobreaker runs the state
-// machine; breaker adds what the call path needs without taking
+// machine, and breaker adds what the call path needs without taking
 // gobreaker's mutex or allocating:
 //
 //   - state mirrors gobreaker's state, so admitting a call to a closed
@@ -72,7 +72,8 @@ type breaker struct {
 	transitions atomic.Uint64
 }
 
-// errReplicaFailed is what record reports to gobreaker for a failed call.
+// errReplicaFailed is the error record passes to gobreaker for a failed
+// call.
 var errReplicaFailed = errors.New("replica call failed")
 
 func reportSuccess() (struct{}, error) { return struct{}{}, nil }
@@ -124,8 +125,8 @@ func breakerState(s gobreaker.State) BreakerState {
 
 // onStateChange updates the mirror. gobreaker calls it with its mutex
 // held, so changes arrive one at a time and in order. The probe count and
-// the open deadline are set before the state is published, so a caller
-// that sees the new state also sees them.
+// the open deadline are stored before the state, so a caller that loads
+// the new state also loads them.
 func (b *breaker) onStateChange(from, to BreakerState) {
 	switch to {
 	case BreakerOpen:
@@ -177,14 +178,15 @@ func (b *breaker) admit() bool {
 	}
 }
 
-// callOutcome is how a finished call counts for its replica's breaker.
+// callOutcome is the class of a finished call for its replica's breaker.
 type callOutcome uint8
 
 const (
 	outcomeSuccess callOutcome = iota
 	outcomeFailure
-	// outcomeIgnored is a call that says nothing about the replica: the
-	// request was canceled, or the local connection pool was full.
+	// outcomeIgnored marks a call whose result does not reflect the
+	// replica's health: the request was canceled, or the local connection
+	// pool was full.
 	outcomeIgnored
 )
 
@@ -229,8 +231,8 @@ func (b *breaker) retryAfter() time.Duration {
 var errAttemptCutShort = errors.New("the flow deadline ended the call before the service's timeout")
 
 // classifyOutcome decides how a call counts for its replica's breaker.
-// Failures are transport errors, timeouts and 5xx answers. 4xx answers are
-// the client's fault and count as successes.
+// Failures are transport errors, timeouts and 5xx responses. 4xx
+// responses are the client's fault and count as successes.
 func classifyOutcome(err error, status int) callOutcome {
 	switch {
 	case err == nil && status >= 500:

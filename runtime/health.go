@@ -87,7 +87,7 @@ func (u *Upstream) checkHealth() {
 }
 
 // probe sends one GET to the replica's health path and reports whether it
-// answered 2xx within the timeout. Each probe uses a new connection
+// responded with a 2xx status within the timeout. Each probe uses a new connection
 // ("Connection: close"), so it checks that the replica accepts connections
 // and leaves no pooled connection behind.
 func (u *Upstream) probe(r *replica) bool {

@@ -10,8 +10,8 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// healthServer answers "/health" with 200 while healthy is true and 503
-// otherwise, and POST with its name. It counts the health probes.
+// healthServer responds to GET /health with 200 while healthy is true and
+// 503 otherwise, and to POST with its name. It counts the health probes.
 func healthServer(t *testing.T, name string, healthy *atomic.Bool) (string, *atomic.Int64) {
 	t.Helper()
 	probes := new(atomic.Int64)

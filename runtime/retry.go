@@ -19,14 +19,14 @@ const (
 	retryBackoffMax  = time.Second
 	// A service's retries in flight may reach retryBudgetPercent of its
 	// calls in flight, and at least retryBudgetMin, so that a failing
-	// service sees little more traffic than it would without retries.
+	// service receives little more traffic than it would without retries.
 	retryBudgetPercent = 20
 	retryBudgetMin     = 3
 )
 
 // retryable reports whether a failed attempt may be tried again: after a
 // transport error (refused or failed connection, timeout, reset, invalid
-// answer) or a 502, 503 or 504 answer. A service marked not idempotent is
+// response) or a 502, 503 or 504 response. A service marked not idempotent is
 // retried only when the request never left: the connection could not be
 // made or no pooled connection was free.
 func (u *Upstream) retryable(e *Error) bool {
@@ -38,7 +38,7 @@ func (u *Upstream) retryable(e *Error) bool {
 		return false
 	}
 	if errors.Is(e.Err, fasthttp.ErrBodyTooLarge) {
-		return false // the same answer would come back
+		return false // the same response would come back
 	}
 	return !u.notIdempotent || notSent(e.Err)
 }
@@ -91,8 +91,8 @@ func sleepBackoff(ctx context.Context, n int, deadline time.Time) bool {
 	}
 }
 
-// logRetry logs a retry decision, at most once per second per service;
-// the line counts the decisions it stands for.
+// logRetry logs a retry decision, at most once per second per service.
+// The line's count includes the decisions held back since the last line.
 func (u *Upstream) logRetry(call *Call, r *replica, attempt int, e *Error, msg string) {
 	n, ok := u.retryLog.allow()
 	if !ok {

@@ -20,7 +20,8 @@ func TestBackoffFullJitterBounds(t *testing.T) {
 			}
 			longest = max(longest, d)
 		}
-		// 2000 uniform draws all below 80% of the range is a 1e-190 event.
+		// 2000 uniform draws all below 80% of the range happen with
+		// probability 0.8^2000, about 1e-194.
 		if longest < ceiling*8/10 {
 			t.Errorf("backoff(%d) never exceeded %v; the jitter does not span [0, %v)", n, longest, ceiling)
 		}

@@ -13,7 +13,7 @@ import (
 
 // BenchmarkUpstreamCall measures one call through Upstream.Execute to a
 // local fasthttp server over a pooled keep-alive connection: the request
-// and response come from fasthttp's pools and the answer is copied into
+// and response come from fasthttp's pools and the response body is copied into
 // the Call, as in a flow.
 func BenchmarkUpstreamCall(b *testing.B) {
 	body := []byte(`{"embedding":[0.1,0.2,0.3]}`)

@@ -23,8 +23,8 @@ type transitionLog struct {
 }
 
 func (l *transitionLog) Enabled(context.Context, slog.Level) bool { return true }
-func (l *transitionLog) WithAttrs([]slog.Attr) slog.Handler      { return l }
-func (l *transitionLog) WithGroup(string) slog.Handler           { return l }
+func (l *transitionLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *transitionLog) WithGroup(string) slog.Handler            { return l }
 
 func (l *transitionLog) Handle(_ context.Context, r slog.Record) error {
 	if r.Message != "circuit breaker state changed" {
