@@ -40,6 +40,15 @@ bench-plugins:
 	@mkdir -p bench/out/plugins
 	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -o bench/out/plugins/noop.wasm ./bench/plugins/noop
 
+## bench-scenarios: every flow scenario through megaflow, 3 rounds each,
+## appended to bench/RESULTS.md (builds the plugins they need first)
+.PHONY: bench-scenarios
+bench-scenarios: build plugins bench-plugins
+	@for s in sequential-3 parallel-4 conditional chatqna-stream plugin; do \
+		echo "$(BIN) bench compare --scenario bench/scenarios/$$s.toml --rounds 3 --duration 5s --warmup 1s --record bench/RESULTS.md"; \
+		$(BIN) bench compare --scenario bench/scenarios/$$s.toml --rounds 3 --duration 5s --warmup 1s --record bench/RESULTS.md || exit 1; \
+	done
+
 ## bench-stall: the same 1 s server stall measured by the closed and the open loop
 .PHONY: bench-stall
 bench-stall: build

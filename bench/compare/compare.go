@@ -46,7 +46,8 @@ type TargetResult struct {
 	Ratio Figures `json:"ratio_to_first"`
 }
 
-// Figures are the compared figures of one run, or their medians.
+// Figures are the compared figures of one run, or their medians. The
+// streaming figures are zero unless the load reads event streams.
 type Figures struct {
 	Throughput float64 `json:"throughput_rps"`
 	P50Ms      float64 `json:"p50_ms"`
@@ -54,10 +55,25 @@ type Figures struct {
 	P99Ms      float64 `json:"p99_ms"`
 	P999Ms     float64 `json:"p99_9_ms"`
 	Errors     float64 `json:"errors"`
+
+	TTFTP50Ms       float64 `json:"ttft_p50_ms,omitempty"`
+	TTFTP99Ms       float64 `json:"ttft_p99_ms,omitempty"`
+	ITLP50Ms        float64 `json:"itl_p50_ms,omitempty"`
+	ITLP99Ms        float64 `json:"itl_p99_ms,omitempty"`
+	TokensPerSecond float64 `json:"tokens_per_second,omitempty"`
+}
+
+// fields returns pointers to every figure, in declaration order, so that
+// medians and ratios treat them alike.
+func (f *Figures) fields() []*float64 {
+	return []*float64{
+		&f.Throughput, &f.P50Ms, &f.P90Ms, &f.P99Ms, &f.P999Ms, &f.Errors,
+		&f.TTFTP50Ms, &f.TTFTP99Ms, &f.ITLP50Ms, &f.ITLP99Ms, &f.TokensPerSecond,
+	}
 }
 
 func figuresOf(r *load.Result) Figures {
-	return Figures{
+	f := Figures{
 		Throughput: r.Throughput,
 		P50Ms:      r.Latency.P50Ms,
 		P90Ms:      r.Latency.P90Ms,
@@ -65,6 +81,14 @@ func figuresOf(r *load.Result) Figures {
 		P999Ms:     r.Latency.P999Ms,
 		Errors:     float64(r.Errors.Total),
 	}
+	if sse := r.SSE; sse != nil {
+		f.TTFTP50Ms = sse.TTFT.P50Ms
+		f.TTFTP99Ms = sse.TTFT.P99Ms
+		f.ITLP50Ms = sse.ITL.P50Ms
+		f.ITLP99Ms = sse.ITL.P99Ms
+		f.TokensPerSecond = sse.TokensPerSecond
+	}
+	return f
 }
 
 // Run runs every target once per round, in the order given, for
@@ -124,35 +148,30 @@ func (c *Comparison) finish() {
 		return
 	}
 	base := c.Targets[0].Median
+	baseFields := base.fields()
 	for i := range c.Targets {
-		m := c.Targets[i].Median
-		c.Targets[i].Ratio = Figures{
-			Throughput: ratio(m.Throughput, base.Throughput),
-			P50Ms:      ratio(m.P50Ms, base.P50Ms),
-			P90Ms:      ratio(m.P90Ms, base.P90Ms),
-			P99Ms:      ratio(m.P99Ms, base.P99Ms),
-			P999Ms:     ratio(m.P999Ms, base.P999Ms),
-			Errors:     ratio(m.Errors, base.Errors),
+		tr := &c.Targets[i]
+		ratios := tr.Ratio.fields()
+		for j, value := range tr.Median.fields() {
+			*ratios[j] = ratio(*value, *baseFields[j])
 		}
 	}
 }
 
 func medianFigures(runs []*load.Result) Figures {
-	pick := func(f func(Figures) float64) float64 {
-		values := make([]float64, 0, len(runs))
-		for _, r := range runs {
-			values = append(values, f(figuresOf(r)))
+	all := make([]Figures, len(runs))
+	for i, r := range runs {
+		all[i] = figuresOf(r)
+	}
+	var m Figures
+	for j, field := range m.fields() {
+		values := make([]float64, len(all))
+		for i := range all {
+			values[i] = *all[i].fields()[j]
 		}
-		return median(values)
+		*field = median(values)
 	}
-	return Figures{
-		Throughput: pick(func(f Figures) float64 { return f.Throughput }),
-		P50Ms:      pick(func(f Figures) float64 { return f.P50Ms }),
-		P90Ms:      pick(func(f Figures) float64 { return f.P90Ms }),
-		P99Ms:      pick(func(f Figures) float64 { return f.P99Ms }),
-		P999Ms:     pick(func(f Figures) float64 { return f.P999Ms }),
-		Errors:     pick(func(f Figures) float64 { return f.Errors }),
-	}
+	return m
 }
 
 // median returns the middle value, or the mean of the two middle values for

@@ -114,3 +114,36 @@ func TestRunAlternatesAndRatios(t *testing.T) {
 		}
 	}
 }
+
+func TestMarkdownStreamingColumns(t *testing.T) {
+	llm, err := mock.Start("llm", mock.Options{Tokens: 3, TokensPerSecond: 500}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer llm.Close()
+	cmp, err := Run(context.Background(), []Target{{Name: "llm", URL: "http://" + llm.Addr() + "/v1/chat/completions"}}, Options{
+		Rounds: 1,
+		Load: load.Config{
+			Connections: 2,
+			Requests:    4,
+			SSE:         true,
+			Body:        load.StaticBody(`{"messages":[{"role":"user","content":"hi"}],"stream":true}`),
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := cmp.Targets[0].Median; m.TTFTP50Ms <= 0 || m.TokensPerSecond <= 0 {
+		t.Errorf("median streaming figures = %+v, want TTFT and tokens/s above 0", m)
+	}
+	var md bytes.Buffer
+	if err := cmp.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	header := strings.SplitN(md.String(), "\n", 2)[0]
+	for _, want := range []string{"TTFT p50", "ITL p99", "tokens/s"} {
+		if !strings.Contains(header, want) {
+			t.Errorf("Markdown header %q lacks %q", header, want)
+		}
+	}
+}

@@ -16,12 +16,22 @@ func (c *Comparison) WriteTable(w io.Writer) error {
 	if len(c.Targets) > 0 {
 		first = c.Targets[0].Name
 	}
-	fmt.Fprintf(tw, "target\treq/s\tvs %s\tp50\tp90\tp99\tp99.9\terrors\t\n", first)
+	streaming := c.streaming()
+	fmt.Fprintf(tw, "target\treq/s\tvs %s\tp50\tp90\tp99\tp99.9\terrors\t", first)
+	if streaming {
+		fmt.Fprint(tw, "TTFT p50\tTTFT p99\tITL p50\ttokens/s\t")
+	}
+	fmt.Fprintln(tw)
 	for _, t := range c.Targets {
 		m := t.Median
-		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%s\t%s\t%s\t%s\t%.0f\t\n", t.Name, m.Throughput, t.Ratio.Throughput,
+		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%s\t%s\t%s\t%s\t%.0f\t", t.Name, m.Throughput, t.Ratio.Throughput,
 			latencyWithRatio(m.P50Ms, t.Ratio.P50Ms), latencyWithRatio(m.P90Ms, t.Ratio.P90Ms),
 			latencyWithRatio(m.P99Ms, t.Ratio.P99Ms), latencyWithRatio(m.P999Ms, t.Ratio.P999Ms), m.Errors)
+		if streaming {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t", latencyWithRatio(m.TTFTP50Ms, t.Ratio.TTFTP50Ms),
+				latencyWithRatio(m.TTFTP99Ms, t.Ratio.TTFTP99Ms), latencyWithRatio(m.ITLP50Ms, t.Ratio.ITLP50Ms), m.TokensPerSecond)
+		}
+		fmt.Fprintln(tw)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -35,25 +45,50 @@ func latencyWithRatio(ms, ratio float64) string {
 }
 
 // WriteMarkdown writes the medians, the ratios and each round's throughput
-// as a Markdown table.
+// as a Markdown table, with the streaming figures when the runs read event
+// streams.
 func (c *Comparison) WriteMarkdown(w io.Writer) error {
 	first := ""
 	if len(c.Targets) > 0 {
 		first = c.Targets[0].Name
 	}
+	streaming := c.streaming()
 	var b strings.Builder
-	fmt.Fprintf(&b, "| target | req/s (median of %d) | vs %s | p50 | p90 | p99 | p99.9 | errors | req/s per round |\n", c.Rounds, first)
-	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|---|\n")
+	fmt.Fprintf(&b, "| target | req/s (median of %d) | vs %s | p50 | p90 | p99 | p99.9 | errors |", c.Rounds, first)
+	if streaming {
+		b.WriteString(" TTFT p50 | TTFT p99 | ITL p50 | ITL p99 | tokens/s |")
+	}
+	b.WriteString(" req/s per round |\n|---|--:|--:|--:|--:|--:|--:|--:|")
+	if streaming {
+		b.WriteString("--:|--:|--:|--:|--:|")
+	}
+	b.WriteString("---|\n")
 	for _, t := range c.Targets {
 		m := t.Median
+		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %s | %s | %s | %s | %.0f |", t.Name, m.Throughput, t.Ratio.Throughput,
+			load.FormatMs(m.P50Ms), load.FormatMs(m.P90Ms), load.FormatMs(m.P99Ms), load.FormatMs(m.P999Ms), m.Errors)
+		if streaming {
+			fmt.Fprintf(&b, " %s | %s | %s | %s | %.0f |", load.FormatMs(m.TTFTP50Ms), load.FormatMs(m.TTFTP99Ms),
+				load.FormatMs(m.ITLP50Ms), load.FormatMs(m.ITLP99Ms), m.TokensPerSecond)
+		}
 		rounds := make([]string, 0, len(t.Runs))
 		for _, r := range t.Runs {
 			rounds = append(rounds, fmt.Sprintf("%.0f", r.Throughput))
 		}
-		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %s | %s | %s | %s | %.0f | %s |\n", t.Name, m.Throughput, t.Ratio.Throughput,
-			load.FormatMs(m.P50Ms), load.FormatMs(m.P90Ms), load.FormatMs(m.P99Ms), load.FormatMs(m.P999Ms), m.Errors,
-			strings.Join(rounds, ", "))
+		fmt.Fprintf(&b, " %s |\n", strings.Join(rounds, ", "))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// streaming reports whether any run read event streams.
+func (c *Comparison) streaming() bool {
+	for _, t := range c.Targets {
+		for _, r := range t.Runs {
+			if r.SSE != nil {
+				return true
+			}
+		}
+	}
+	return false
 }
