@@ -31,6 +31,7 @@ type reference struct {
 // built from source by TestMain.
 var references = []*reference{
 	{lang: "go"},
+	{lang: "rust", path: "reference/rust/reference.wasm"},
 }
 
 var cacheDir string
