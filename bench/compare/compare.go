@@ -1,6 +1,6 @@
 // Package compare runs several targets in alternating rounds (A B A B …)
-// with the same load and reports the median of each figure over the rounds,
-// with its ratio to the first target. Alternating spreads a noisy
+// with the same load. It reports the median of each figure over the rounds
+// and its ratio to the first target. Alternating spreads a noisy
 // neighbour's effect over every target instead of letting it land on one.
 package compare
 
@@ -24,7 +24,7 @@ type Target struct {
 type Options struct {
 	// Rounds is the number of times each target is run. Zero means 5.
 	Rounds int
-	// Load is the load of every run; its URL is replaced by each target's.
+	// Load is the load of every run. Each target's URL replaces its URL.
 	Load load.Config
 	// Log receives one line per finished run. Nil prints nothing.
 	Log io.Writer

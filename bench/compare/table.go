@@ -53,6 +53,7 @@ func (c *Comparison) WriteMarkdown(w io.Writer) error {
 		first = c.Targets[0].Name
 	}
 	streaming := c.streaming()
+
 	var b strings.Builder
 	fmt.Fprintf(&b, "| target | req/s (median of %d) | vs %s | p50 | p90 | p99 | p99.9 | errors |", c.Rounds, first)
 	if streaming {
@@ -63,6 +64,7 @@ func (c *Comparison) WriteMarkdown(w io.Writer) error {
 		b.WriteString("--:|--:|--:|--:|--:|")
 	}
 	b.WriteString("---|\n")
+
 	for _, t := range c.Targets {
 		m := t.Median
 		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %s | %s | %s | %s | %.0f |", t.Name, m.Throughput, t.Ratio.Throughput,
