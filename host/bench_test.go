@@ -95,3 +95,43 @@ func chatRequest1K() []byte {
 	question := bytes.Repeat([]byte("What is OPEA? "), 1024/14+1)[:1024-len(head)-len(tail)]
 	return append(append([]byte(head), question...), tail...)
 }
+
+// BenchmarkLoad times loading a plugin with one instance and closing it:
+// "compile" compiles the module each time, "cached" takes the compiled
+// code from a compilation cache directory, as a restart does.
+func BenchmarkLoad(b *testing.B) {
+	modules := []struct{ name, path string }{
+		{"wat", "testdata/wat/reference.wasm"},
+		{"go", guests["transform"]},
+	}
+	for _, m := range modules {
+		for _, cached := range []bool{false, true} {
+			name := m.name + "-compile"
+			if cached {
+				name = m.name + "-cached"
+			}
+			b.Run(name, func(b *testing.B) {
+				ctx := context.Background()
+				shared := newEngine(b) // writes to the shared cache directory once
+				load(b, shared, "warm", m.path, host.PluginOptions{Instances: 1})
+				b.ReportAllocs()
+				for b.Loop() {
+					opts := host.EngineOptions{Logger: discardLogger()}
+					if cached {
+						opts.CacheDir = cacheDir
+					}
+					e, err := host.NewEngine(ctx, opts)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := e.Load(ctx, "load", m.path, host.PluginOptions{Instances: 1}); err != nil {
+						b.Fatal(err)
+					}
+					if err := e.Close(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
