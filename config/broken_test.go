@@ -76,7 +76,7 @@ timout = "2s"
 colour = true
 `,
 		want: []string{
-			"2:1: log: unknown key \"colour\"; valid keys are level, format",
+			"2:1: log: unknown key \"colour\"; valid keys are level, format, access",
 		},
 	},
 	{
@@ -230,7 +230,7 @@ listen = "127.0.0.1:8000"
 listen = "127.0.0.1:8000"
 `,
 		want: []string{
-			"4:1: admin: listen \"127.0.0.1:8000\" is also server.listen; give the admin listener its own port, or write \"\" to turn it off",
+			"4:1: admin: listen \"127.0.0.1:8000\" is also server.listen; give the admin listener its own port, or write \"off\" to turn it off",
 		},
 	},
 	{

@@ -7,21 +7,40 @@ import (
 	"slices"
 
 	"github.com/megaflow/megaflow/runtime"
-	"github.com/valyala/fasthttp"
 )
 
 // Compile turns a file returned by Load or Default into a runtime snapshot:
-// it starts built-in services, creates one upstream client per service and
-// compiles every flow into a plan. listenOverride, when not empty, replaces
-// server.listen. On error nothing started by Compile keeps running.
+// it starts built-in services, creates one upstream client per service,
+// loads the plugins that nodes use and compiles every flow into a plan.
+// listenOverride, when not empty, replaces server.listen. On error nothing
+// started by Compile keeps running.
 //
 // # Errors
 //
-// Load has already checked everything Compile relies on, so an error here
-// means a port could not be bound for a built-in service, or the runtime
-// rejected what the validator accepted; such errors are returned as an
-// ErrorList with the position of the service or flow concerned.
-func Compile(f *File, listenOverride string) (snap *runtime.Snapshot, err error) {
+// Load has already checked what it can without starting anything. Compile
+// adds the failures that only loading finds. A plugin may fail to load
+// because it lacks the megaflow ABI exports, its init hook fails or it
+// needs more memory than max_memory. A plugin may lack the hook a node
+// uses it for, and a built-in service may find no free port. Errors are an
+// ErrorList with the position of the key concerned.
+func Compile(f *File, listenOverride string) (*runtime.Snapshot, error) {
+	return compile(f, listenOverride, true)
+}
+
+// Check compiles f as Compile does and releases everything at once, so a
+// file that passes is one Compile accepts. It starts no health checks,
+// which would probe the services; built-in services and plugin instances
+// run only until Check returns.
+func Check(f *File) error {
+	snap, err := compile(f, "", false)
+	if err != nil {
+		return err
+	}
+	return snap.Close()
+}
+
+// compile implements Compile; health false leaves health checks off.
+func compile(f *File, listenOverride string, health bool) (snap *runtime.Snapshot, err error) {
 	var closers []io.Closer
 	defer func() {
 		if err != nil {
@@ -31,44 +50,37 @@ func Compile(f *File, listenOverride string) (snap *runtime.Snapshot, err error)
 		}
 	}()
 	out := &problems{file: f.name}
-	errAt := func(path []string, cause error) error {
-		out.add(f.position(path...), "%v", cause)
-		return out.err()
-	}
 
-	services := map[string]*runtime.MicroService{}
-	upstreams := map[string]*runtime.Upstream{}
-	var svcList []*runtime.MicroService
-	for _, name := range sortedKeys(f.Services) {
-		sc := f.Services[name]
-		svc, err := microService(name, sc)
-		if err != nil {
-			return nil, errAt([]string{"services", name, "type"}, fmt.Errorf("service %q: %w", name, err))
-		}
-		if sc.Builtin != "" {
-			url, closer, err := startBuiltin(sc.Builtin)
-			if err != nil {
-				return nil, errAt([]string{"services", name, "builtin"}, fmt.Errorf("service %q: %w", name, err))
-			}
-			closers = append(closers, closer)
-			svc.URL = url
-		}
-		up, err := runtime.NewUpstream(svc, upstreamOptions(sc))
-		if err != nil {
-			return nil, errAt([]string{"services", name}, err)
-		}
-		closers = append(closers, up)
-		services[name], upstreams[name] = svc, up
-		svcList = append(svcList, svc)
+	// Plugins load first: it takes seconds for large modules, and health
+	// checks start with the services.
+	plugins, pluginCloser, err := loadPlugins(f, out)
+	if err != nil {
+		return nil, err
+	}
+	if pluginCloser != nil {
+		closers = append(closers, pluginCloser)
+	}
+	services, upstreams, svcList, svcClosers := compileServices(f, health, out)
+	closers = append(closers, svcClosers...)
+	if err := out.err(); err != nil {
+		return nil, err
 	}
 
 	plans := map[string]*runtime.Plan{}
 	for _, name := range sortedKeys(f.Flows) {
-		p, err := runtime.CompilePlan(flowSpec(name, f.Flows[name], services, upstreams))
+		spec := flowSpec(name, f.Flows[name], services, upstreams)
+		for i := range spec.Nodes {
+			attachHooks(f, name, i, &f.Flows[name].Nodes[i], &spec.Nodes[i], plugins, out)
+		}
+		p, err := runtime.CompilePlan(spec)
 		if err != nil {
-			return nil, errAt([]string{"flows", name}, err)
+			out.add(f.position("flows", name), "%v", err)
+			continue
 		}
 		plans[name] = p
+	}
+	if err := out.err(); err != nil {
+		return nil, err
 	}
 
 	routes := make([]runtime.Route, 0, len(f.Routes))
@@ -77,9 +89,52 @@ func Compile(f *File, listenOverride string) (snap *runtime.Snapshot, err error)
 	}
 	snap, err = runtime.NewSnapshot(serverSettings(f, listenOverride), routes, svcList, closers...)
 	if err != nil {
-		return nil, errAt([]string{"routes"}, err)
+		out.add(f.position("routes"), "%v", err)
+		return nil, out.err()
 	}
 	return snap, nil
+}
+
+// compileServices creates each service and its upstream client, starting
+// built-in services on free loopback ports. The closers release what it
+// started, also when it reports a problem.
+func compileServices(f *File, health bool, out *problems) (map[string]*runtime.MicroService, map[string]*runtime.Upstream, []*runtime.MicroService, []io.Closer) {
+	services := map[string]*runtime.MicroService{}
+	upstreams := map[string]*runtime.Upstream{}
+	var (
+		list    []*runtime.MicroService
+		closers []io.Closer
+	)
+	for _, name := range sortedKeys(f.Services) {
+		sc := f.Services[name]
+		svc, err := microService(name, sc)
+		if err != nil {
+			out.add(f.position("services", name, "type"), "service %q: %v", name, err)
+			continue
+		}
+		if sc.Builtin != "" {
+			url, closer, err := startBuiltin(sc.Builtin)
+			if err != nil {
+				out.add(f.position("services", name, "builtin"), "service %q: %v", name, err)
+				continue
+			}
+			closers = append(closers, closer)
+			svc.URL = url
+		}
+		opts := upstreamOptions(sc)
+		if !health {
+			opts.Health = runtime.HealthSettings{}
+		}
+		up, err := runtime.NewUpstream(svc, opts)
+		if err != nil {
+			out.add(f.position("services", name), "%v", err)
+			continue
+		}
+		closers = append(closers, up)
+		services[name], upstreams[name] = svc, up
+		list = append(list, svc)
+	}
+	return services, upstreams, list, closers
 }
 
 // position returns where path is in the file, or the zero Position for a
@@ -102,7 +157,18 @@ func serverSettings(f *File, listenOverride string) runtime.ServerSettings {
 		IdleTimeout:           s.IdleTimeout.Duration,
 		RequestTimeout:        s.RequestTimeout.Duration,
 		ShutdownGrace:         s.ShutdownGrace.Duration,
+		AdminListen:           adminListen(f.Admin.Listen),
+		AccessLog:             f.Log.Access,
 	}
+}
+
+// adminListen maps [admin] listen to the runtime's setting, where "off"
+// turns the listener off and "" would mean the default address.
+func adminListen(listen string) string {
+	if listen == "" {
+		return "off"
+	}
+	return listen
 }
 
 func microService(name string, sc Service) (*runtime.MicroService, error) {
@@ -183,7 +249,7 @@ func startBuiltin(kind string) (string, io.Closer, error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("start builtin echo: %w", err)
 	}
-	srv := &fasthttp.Server{Handler: runtime.EchoHandler, Name: "megaflow-echo", NoDefaultServerHeader: true}
+	srv := runtime.NewEchoServer(0)
 	go srv.Serve(ln) //nolint:errcheck // returns when Shutdown closes the listener
 	return "http://" + ln.Addr().String() + "/", closerFunc(srv.Shutdown), nil
 }

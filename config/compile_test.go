@@ -11,7 +11,9 @@ import (
 )
 
 // loadFull loads testdata/full.toml, which sets every key, from a copy
-// next to a stub of the plugin it names.
+// next to the plugin it names: testdata/plugins/all_hooks.wasm, a copy of
+// the host's reference module (host/testdata/wat/reference.wat), which
+// implements every hook.
 func loadFull(t *testing.T) *File {
 	t.Helper()
 	src, err := os.ReadFile("testdata/full.toml")
@@ -22,7 +24,11 @@ func loadFull(t *testing.T) *File {
 	if err := os.MkdirAll(filepath.Join(dir, "plugins"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "plugins", "shape.wasm"), pluginStub, 0o644); err != nil {
+	wasm, err := os.ReadFile("testdata/plugins/all_hooks.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "plugins", "shape.wasm"), wasm, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "full.toml")
@@ -47,6 +53,8 @@ func TestCompileMapsServerSettings(t *testing.T) {
 		IdleTimeout:           13 * time.Second,
 		RequestTimeout:        14 * time.Second,
 		ShutdownGrace:         15 * time.Second,
+		AdminListen:           "127.0.0.1:18001",
+		AccessLog:             true,
 	}
 	if got := serverSettings(f, ""); !reflect.DeepEqual(got, want) {
 		t.Errorf("serverSettings:\n got %+v\nwant %+v", got, want)
@@ -150,6 +158,7 @@ func TestDefaultsMatchRuntime(t *testing.T) {
 		IdleTimeout:           runtime.DefaultIdleTimeout,
 		RequestTimeout:        runtime.DefaultRequestTimeout,
 		ShutdownGrace:         runtime.DefaultShutdownGrace,
+		AdminListen:           runtime.DefaultAdminListen,
 	}
 	if got != want {
 		t.Errorf("server defaults:\n got %+v\nwant %+v", got, want)
@@ -180,6 +189,10 @@ func TestCompileMapsNodes(t *testing.T) {
 
 func TestCompileFullFile(t *testing.T) {
 	f := loadFull(t)
+	// No health checks: nothing listens on the file's addresses.
+	embedding := f.Services["embedding"]
+	embedding.Health.enabled = false
+	f.Services["embedding"] = embedding
 	snap, err := Compile(f, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -201,7 +214,7 @@ func TestLoadFullFile(t *testing.T) {
 	if nested["key"] != "value" {
 		t.Errorf("plugin config nested.key = %v; want the ${FULL_HOST:-value} default", nested["key"])
 	}
-	if f.Admin.Listen != "127.0.0.1:18001" || f.Log.Level != "debug" || f.Log.Format != "text" {
+	if f.Admin.Listen != "127.0.0.1:18001" || f.Log.Level != "debug" || f.Log.Format != "text" || !f.Log.Access {
 		t.Errorf("admin %+v log %+v", f.Admin, f.Log)
 	}
 }

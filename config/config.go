@@ -8,9 +8,9 @@
 // problem is reported at once as an ErrorList, each with its position.
 //
 // Each struct field's toml tag gives its key, and its default tag gives
-// the value used when the key is absent; applyDefaults is the only place
-// that applies them. docs/configuration.md documents every key, and a
-// test keeps it in line with these structs.
+// the value used when the key is absent. The settler in settle.go is the
+// only code that applies defaults. docs/configuration.md documents every
+// key, and a test keeps it in line with these structs.
 package config
 
 import (
@@ -20,7 +20,8 @@ import (
 //go:embed default.toml
 var defaultTOML []byte
 
-// DefaultName is how errors name the embedded default configuration.
+// DefaultName is the file name errors give the embedded default
+// configuration.
 const DefaultName = "default.toml (embedded)"
 
 // File is the whole configuration file. Load and Default return it with
@@ -65,6 +66,7 @@ type Admin struct {
 type Log struct {
 	Level  string `toml:"level" default:"info"`
 	Format string `toml:"format" default:"json"`
+	Access bool   `toml:"access" default:"false"`
 }
 
 // Service is one [services.NAME] table: a microservice, as in OPEA's

@@ -10,9 +10,10 @@ import (
 type Error struct {
 	// File is the path the configuration was read from.
 	File string
-	// Pos is where the problem is; the zero Position when unknown.
+	// Pos is the position of the problem, or the zero Position when it is
+	// unknown.
 	Pos Position
-	// Message says what is wrong and how to fix it.
+	// Message describes what is wrong and how to fix it.
 	Message string
 }
 

@@ -9,8 +9,8 @@ import (
 )
 
 // pluginStub is the smallest valid WebAssembly module: the magic number
-// and version 1 with no sections. It stands in for plugin files that are
-// built elsewhere.
+// and version 1 with no sections. Tests use it in place of plugin files
+// that are built elsewhere.
 var pluginStub = []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00}
 
 func TestExamplesValidate(t *testing.T) {
@@ -27,53 +27,61 @@ func TestExamplesValidate(t *testing.T) {
 			t.Errorf("examples/%s is missing", want)
 		}
 	}
-	usePluginStubs(t, "examples/../../plugins/build", "to_tei.wasm", "merge.wasm", "route_by_field.wasm")
+	built := usePluginStubs(t)
 	for _, path := range paths {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			f, err := Load(path)
 			if err != nil {
 				t.Fatalf("Load:\n%v", err)
 			}
-			snap, err := Compile(f, "127.0.0.1:0")
-			if err != nil {
-				t.Fatalf("Compile: %v", err)
+			if len(f.Plugins) > 0 && !built {
+				t.Skip("Load passed; Compile needs the plugins built (make plugins)")
 			}
-			if err := snap.Close(); err != nil {
-				t.Errorf("Close: %v", err)
+			// Check starts no health checks, which would probe the example's
+			// addresses, where no test server runs.
+			if err := Check(f); err != nil {
+				t.Fatalf("Check: %v", err)
 			}
 		})
 	}
 }
 
+// examplePlugins lists the bundled plugins the examples use, which
+// "make plugins" builds into pluginBuildDir.
+var examplePlugins = []string{"to_tei.wasm", "tei_to_retriever.wasm", "rerank_to_llm.wasm", "route_by_field.wasm", "template.wasm"}
+
+const pluginBuildDir = "../plugins/build"
+
 // usePluginStubs points MEGAFLOW_PLUGIN_DIR, which the examples read, at
-// a directory of stub modules unless dir already has every named plugin
-// built. The examples then validate whether or not the plugins are built,
-// and a real build is checked when present.
-func usePluginStubs(t *testing.T, dir string, files ...string) {
+// a directory of stub modules unless every example plugin is built, and
+// reports whether they are. Stubs pass Load's checks but not Compile,
+// which loads each plugin into the host.
+func usePluginStubs(t *testing.T) (built bool) {
 	t.Helper()
-	built := true
-	for _, name := range files {
-		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+	built = true
+	for _, name := range examplePlugins {
+		if _, err := os.Stat(filepath.Join(pluginBuildDir, name)); err != nil {
 			built = false
 		}
 	}
 	if built {
 		t.Setenv("MEGAFLOW_PLUGIN_DIR", "")
-		return
+		return true
 	}
-	t.Logf("plugins are not built in %s; validating the examples against stub modules", dir)
+	t.Logf("plugins are not built in %s; validating the examples against stub modules", pluginBuildDir)
 	stubs := t.TempDir()
-	for _, name := range files {
+	for _, name := range examplePlugins {
 		if err := os.WriteFile(filepath.Join(stubs, name), pluginStub, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	t.Setenv("MEGAFLOW_PLUGIN_DIR", stubs)
+	return false
 }
 
 func TestExamplesUseLoopbackDefaults(t *testing.T) {
 	paths, _ := filepath.Glob("examples/*.toml")
-	usePluginStubs(t, "examples/../../plugins/build", "to_tei.wasm", "merge.wasm", "route_by_field.wasm")
+	usePluginStubs(t)
 	for _, path := range paths {
 		f, err := Load(path)
 		if err != nil {

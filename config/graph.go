@@ -11,8 +11,8 @@ var GraphFormats = []string{"mermaid", "dot"}
 
 // WriteGraph draws the flows of f, or only the flow named flow when it is
 // not empty, in format "mermaid" (a flowchart that GitHub renders) or
-// "dot" (Graphviz). Each flow is one subgraph: a node's box shows its
-// name, its service's type and its plugins; edges from a node with a
+// "dot" (Graphviz). Each flow is one subgraph, and a node's box shows its
+// name, its service's type and its plugins. Edges from a node with a
 // route plugin are dashed, because that plugin decides at run time
 // whether they are taken. A "request" box feeds the start nodes and the
 // output node feeds a "response" box.

@@ -88,7 +88,7 @@ func firstLine(label string) string {
 
 func loadExample(t *testing.T, name string) *File {
 	t.Helper()
-	usePluginStubs(t, "examples/../../plugins/build", "to_tei.wasm", "merge.wasm", "route_by_field.wasm")
+	usePluginStubs(t)
 	f, err := Load("examples/" + name)
 	if err != nil {
 		t.Fatal(err)
@@ -111,9 +111,12 @@ func TestMermaidChatQnA(t *testing.T) {
 		t.Errorf("subgraphs %q", c.subgraphs)
 	}
 	wantEdges := []string{
+		"request --> question",
 		"request --> embedding",
 		"embedding --> retriever",
+		"question --> retriever",
 		"retriever --> rerank",
+		"retriever --> llm",
 		"rerank --> llm",
 		"llm --> response",
 	}
@@ -121,10 +124,11 @@ func TestMermaidChatQnA(t *testing.T) {
 		t.Errorf("edges:\n got %q\nwant %q", c.edges, wantEdges)
 	}
 	wantLabels := []string{
+		"question<br/>type: undefined",
 		"embedding<br/>type: embedding<br/>request: to_tei",
-		"retriever<br/>type: retriever",
+		"retriever<br/>type: retriever<br/>aggregate: tei_to_retriever",
 		"rerank<br/>type: rerank",
-		"llm<br/>type: llm<br/>aggregate: merge_context<br/>stream",
+		"llm<br/>type: llm<br/>aggregate: rerank_to_llm<br/>stream",
 	}
 	for _, want := range wantLabels {
 		if !slices.ContainsFunc(mapValues(c.labels), func(l string) bool { return l == want }) {
@@ -194,6 +198,7 @@ func TestDOTStructure(t *testing.T) {
 		"digraph megaflow {\n",
 		"subgraph cluster_f0 {\n    label=\"flow conditional\";\n",
 		"f0n0 [label=\"retriever\\ntype: retriever\\nroute: route_docs\"];\n",
+		"f0n2 [label=\"llm\\ntype: llm\\nrequest: to_chat\"];\n",
 		"f0n0 -> f0n1 [style=dashed];\n",
 		"f0n0 -> f0n2 [style=dashed];\n",
 		"f0n1 -> f0n2;\n",

@@ -62,14 +62,14 @@ func (v *validator) server() {
 
 func (v *validator) admin() {
 	a := v.f.Admin.Listen
-	if a == "" {
-		return // an empty address turns the admin listener off
+	if a == "" || a == "off" {
+		return // the admin listener is turned off
 	}
 	if !v.listenAddress("admin", a, true, "admin", "listen") {
 		return
 	}
 	if a == v.f.Server.Listen {
-		v.add([]string{"admin", "listen"}, "admin: listen %q is also server.listen; give the admin listener its own port, or write \"\" to turn it off", a)
+		v.add([]string{"admin", "listen"}, "admin: listen %q is also server.listen; give the admin listener its own port, or write \"off\" to turn it off", a)
 	}
 }
 

@@ -58,18 +58,15 @@ error. The command takes no flags.`)
 	return status
 }
 
-// loadAndCompile loads path and compiles it, then releases what Compile
-// started, so a file that passes is one serve accepts.
+// loadAndCompile loads path and compiles it without health checks, then
+// releases what compiling started, so a file that passes is one serve
+// accepts.
 func loadAndCompile(path string) (*config.File, error) {
 	f, err := config.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	snap, err := config.Compile(f, "")
-	if err != nil {
-		return nil, err
-	}
-	return f, snap.Close()
+	return f, config.Check(f)
 }
 
 // summarize describes a valid file in one line, such as
