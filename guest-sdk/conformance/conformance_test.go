@@ -32,6 +32,7 @@ type reference struct {
 var references = []*reference{
 	{lang: "go"},
 	{lang: "rust", path: "reference/rust/reference.wasm"},
+	{lang: "c", path: "reference/c/reference.wasm"},
 }
 
 var cacheDir string

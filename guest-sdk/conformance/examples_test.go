@@ -20,6 +20,7 @@ type example struct {
 
 var examples = []*example{
 	{lang: "rust", path: "../rust/examples/upper/upper.wasm"},
+	{lang: "c", path: "../c/examples/upper/upper.wasm"},
 }
 
 func TestExamples(t *testing.T) {
