@@ -112,8 +112,8 @@ func (u *Upstream) pick(exclude *replica, tried uint64) *replica {
 // failures. Any other response, 4xx included, counts as a success. An err
 // that wraps context.Canceled or ErrCanceled (the request ended, the client
 // went away) or fasthttp.ErrNoFreeConns counts neither way, and neither
-// does a timeout at the flow's deadline that Execute reports as
-// errAttemptCutShort. A streamed call should release with a nil err once
+// does a timeout at the flow's deadline or a stale pooled connection that
+// Execute reports as errAttemptCutShort or errStaleConnection. A streamed call should release with a nil err once
 // the stream ended normally.
 func (u *Upstream) release(r *replica, err error, status int) {
 	if r.breaker != nil {

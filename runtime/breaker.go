@@ -230,6 +230,10 @@ func (b *breaker) retryAfter() time.Duration {
 // so the timeout does not count against it.
 var errAttemptCutShort = errors.New("the flow deadline ended the call before the service's timeout")
 
+// errStaleConnection marks an attempt that failed on a pooled connection
+// the service had closed, which Execute retries on a new connection.
+var errStaleConnection = errors.New("the service closed the pooled connection before the response")
+
 // classifyOutcome decides how a call counts for its replica's breaker.
 // Failures are transport errors, timeouts and 5xx responses. 4xx
 // responses are the client's fault and count as successes.
@@ -240,7 +244,8 @@ func classifyOutcome(err error, status int) callOutcome {
 	case err == nil:
 		return outcomeSuccess
 	case errors.Is(err, context.Canceled), errors.Is(err, ErrCanceled),
-		errors.Is(err, errAttemptCutShort), errors.Is(err, fasthttp.ErrNoFreeConns):
+		errors.Is(err, errAttemptCutShort), errors.Is(err, errStaleConnection),
+		errors.Is(err, fasthttp.ErrNoFreeConns):
 		return outcomeIgnored
 	}
 	return outcomeFailure

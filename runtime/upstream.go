@@ -26,6 +26,12 @@ type UpstreamOptions struct {
 	DialTimeout time.Duration
 	// IdleTimeout closes pooled connections unused this long. Zero means
 	// 90 s.
+	//
+	// NOTE: a service that closes idle connections sooner (uvicorn's
+	// default keep-alive is 5 s) fails the next call on such a connection.
+	// Execute retries that call once on a new connection, but not for a
+	// NotIdempotent service, so set IdleTimeout below the service's
+	// keep-alive there.
 	IdleTimeout time.Duration
 	// MaxResponseBytes caps an upstream's response body. Zero means 64 MiB.
 	MaxResponseBytes int
@@ -226,8 +232,10 @@ func (u *Upstream) Service() *MicroService { return u.svc }
 // Each attempt goes to the replica acquire picks and ends at the service's
 // timeout or the flow's deadline, whichever is first. A failed attempt is
 // retried as retryable decides, up to UpstreamOptions.Retries times, after
-// a backoff, on another replica when there is one. call records the number
-// of attempts and the replica of the last one.
+// a backoff, on another replica when there is one. An attempt that failed
+// because the service had closed the pooled connection is retried once
+// more at once, unless the service is not idempotent. call records the
+// number of attempts and the replica of the last one.
 //
 // # Errors
 //
@@ -250,7 +258,11 @@ func (u *Upstream) Execute(ctx context.Context, call *Call) error {
 
 	var prev *replica
 	holdsRetry := false
-	for attempt := 0; ; attempt++ {
+	// A pooled connection the service closed while idle fails the first
+	// call that uses it; one such failure per call is retried at once on a
+	// new connection, outside Retries and the budget.
+	staleRetryLeft := !u.notIdempotent
+	for attempt, retries := 0, 0; ; attempt++ {
 		r, err := u.acquire(prev)
 		if err != nil {
 			if holdsRetry {
@@ -261,7 +273,7 @@ func (u *Upstream) Execute(ctx context.Context, call *Call) error {
 		if attempt > 0 {
 			req.Reset()
 		}
-		e := u.attempt(r, req, resp, call)
+		e := u.attempt(r, req, resp, call, staleRetryLeft)
 		if holdsRetry {
 			u.retrying.Add(-1)
 			holdsRetry = false
@@ -269,26 +281,43 @@ func (u *Upstream) Execute(ctx context.Context, call *Call) error {
 		if e == nil {
 			return nil
 		}
-		if attempt >= u.retries || !u.retryable(e) || ctx.Err() != nil {
+		if staleRetryLeft && closedBeforeResponse(e.Err) {
+			staleRetryLeft = false
+			r.client.CloseIdleConnections()
+			prev = nil
+			continue
+		}
+		if retries >= u.retries || !u.retryable(e) || ctx.Err() != nil {
 			return e
 		}
 		if !u.takeRetry() {
-			u.logRetry(call, r, attempt, e, "retry budget exhausted; not retrying")
+			u.logRetry(call, r, retries, e, "retry budget exhausted; not retrying")
 			return e
 		}
-		if !sleepBackoff(ctx, attempt, call.Deadline()) {
+		if !sleepBackoff(ctx, retries, call.Deadline()) {
 			u.retrying.Add(-1)
 			return e
 		}
 		holdsRetry = true
-		u.logRetry(call, r, attempt, e, "retrying service call")
+		u.logRetry(call, r, retries, e, "retrying service call")
+		retries++
 		prev = r
 	}
 }
 
+// closedBeforeResponse reports whether err is fasthttp's report of a
+// connection the service closed before sending any byte of a response,
+// which is how a pooled connection that the service closed while idle
+// fails.
+func closedBeforeResponse(err error) bool {
+	return errors.Is(err, fasthttp.ErrConnectionClosed)
+}
+
 // attempt makes one exchange with replica r, reports its outcome to
-// release and maps a failure to the client's error.
-func (u *Upstream) attempt(r *replica, req *fasthttp.Request, resp *fasthttp.Response, call *Call) *Error {
+// release and maps a failure to the client's error. When forgiveClosed is
+// true, a connection closed before the response does not count against
+// the replica, because Execute retries it on a new connection.
+func (u *Upstream) attempt(r *replica, req *fasthttp.Request, resp *fasthttp.Response, call *Call, forgiveClosed bool) *Error {
 	deadline := time.Now().Add(u.timeout)
 	cutShort := false
 	if d := call.Deadline(); !d.IsZero() && d.Before(deadline) {
@@ -302,8 +331,11 @@ func (u *Upstream) attempt(r *replica, req *fasthttp.Request, resp *fasthttp.Res
 	call.upstreamReplica = r.url
 	if err != nil {
 		outcome := err
-		if cutShort && isTimeoutError(err) {
+		switch {
+		case cutShort && isTimeoutError(err):
 			outcome = errAttemptCutShort
+		case forgiveClosed && closedBeforeResponse(err):
+			outcome = errStaleConnection
 		}
 		u.release(r, outcome, 0)
 		return u.transportError(err)

@@ -530,3 +530,41 @@ func TestUpstreamRejectsTooManyReplicas(t *testing.T) {
 		t.Errorf("error = %v, want one naming the limit of 64", err)
 	}
 }
+
+func TestStaleKeepAliveRetriedOnNewConnection(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The service closes keep-alive connections idle for 50 ms, long
+	// before the pool would.
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") }, IdleTimeout: 50 * time.Millisecond}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Shutdown() })
+	url := "http://" + ln.Addr().String()
+	up, log := newTestUpstream(t, []string{url}, UpstreamOptions{Breaker: BreakerSettings{ConsecutiveFailures: 1}})
+
+	attempts := 0
+	for i := range 4 {
+		call, err := callUpstream(up, "x")
+		if err != nil {
+			t.Fatalf("call %d after an idle period: %v", i, err)
+		}
+		attempts += call.upstreamAttempts
+		time.Sleep(150 * time.Millisecond)
+	}
+	if attempts < 4 || attempts > 7 {
+		t.Errorf("attempts = %d for 4 calls, want 4 to 7: at most one retry per call after the first", attempts)
+	}
+	if got := log.states(url); !slices.Equal(got, []string{"closed"}) {
+		t.Errorf("breaker states = %v, want [closed]: a stale connection is not the replica's failure", got)
+	}
+
+	once, _ := newTestUpstream(t, []string{url}, UpstreamOptions{NotIdempotent: true, Breaker: BreakerSettings{Disabled: true}})
+	callUpstream(once, "x")
+	time.Sleep(150 * time.Millisecond)
+	call, err := callUpstream(once, "x")
+	if err == nil || call.upstreamAttempts != 1 {
+		t.Errorf("not idempotent after an idle period: err %v, attempts %d; want the stale connection's 502 and no retry", err, call.upstreamAttempts)
+	}
+}
