@@ -28,7 +28,8 @@ type UpstreamOptions struct {
 	// 90 s.
 	//
 	// NOTE: a service that closes idle connections sooner (uvicorn's
-	// default keep-alive is 5 s) fails the next call on such a connection.
+	// Config.timeout_keep_alive defaults to 5 s) fails the next call on
+	// such a connection.
 	// Execute retries that call once on a new connection, but not for a
 	// NotIdempotent service, so set IdleTimeout below the service's
 	// keep-alive there.
@@ -259,7 +260,7 @@ func (u *Upstream) Execute(ctx context.Context, call *Call) error {
 	var prev *replica
 	holdsRetry := false
 	// A pooled connection the service closed while idle fails the first
-	// call that uses it; one such failure per call is retried at once on a
+	// call that uses it. One such failure per call is retried at once on a
 	// new connection, outside Retries and the budget.
 	staleRetryLeft := !u.notIdempotent
 	for attempt, retries := 0, 0; ; attempt++ {
