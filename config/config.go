@@ -26,11 +26,15 @@ const DefaultName = "default.toml (embedded)"
 
 // File is the whole configuration file. Load and Default return it with
 // ${VAR} references substituted, durations and sizes parsed and defaults
-// applied; a File built any other way is not ready for Compile.
+// applied. A File built any other way is not ready for Compile. Each
+// field's key, type, default and meaning are listed in
+// docs/configuration.md.
 type File struct {
-	Server   Server             `toml:"server"`
-	Admin    Admin              `toml:"admin"`
-	Log      Log                `toml:"log"`
+	Server Server `toml:"server"`
+	Admin  Admin  `toml:"admin"`
+	Log    Log    `toml:"log"`
+	// Services, Plugins and Flows are keyed by the NAME in their table
+	// headers, such as [services.llm].
 	Services map[string]Service `toml:"services"`
 	Plugins  map[string]Plugin  `toml:"plugins"`
 	Flows    map[string]Flow    `toml:"flows"`
@@ -46,70 +50,107 @@ type File struct {
 
 // Server is the [server] table: the main listener.
 type Server struct {
-	Listen                string   `toml:"listen" default:"0.0.0.0:8000"`
-	MaxBodyBytes          Size     `toml:"max_body_bytes" default:"10MiB"`
-	MaxConcurrentRequests int      `toml:"max_concurrent_requests" default:"10000"`
-	ReadTimeout           Duration `toml:"read_timeout" default:"30s"`
-	WriteTimeout          Duration `toml:"write_timeout" default:"30s"`
-	IdleTimeout           Duration `toml:"idle_timeout" default:"120s"`
-	RequestTimeout        Duration `toml:"request_timeout" default:"60s"`
-	ShutdownGrace         Duration `toml:"shutdown_grace" default:"30s"`
+	// Listen is the host:port to serve on; port 0 picks a free port.
+	Listen string `toml:"listen" default:"0.0.0.0:8000"`
+	// MaxBodyBytes caps a request body; a larger one gets 413.
+	MaxBodyBytes Size `toml:"max_body_bytes" default:"10MiB"`
+	// MaxConcurrentRequests caps requests in flight; past it a request
+	// gets 503 with Retry-After.
+	MaxConcurrentRequests int `toml:"max_concurrent_requests" default:"10000"`
+	// ReadTimeout, WriteTimeout and IdleTimeout bound reading a request,
+	// writing a response and an idle keep-alive connection.
+	ReadTimeout  Duration `toml:"read_timeout" default:"30s"`
+	WriteTimeout Duration `toml:"write_timeout" default:"30s"`
+	IdleTimeout  Duration `toml:"idle_timeout" default:"120s"`
+	// RequestTimeout is the deadline of one request's whole flow.
+	RequestTimeout Duration `toml:"request_timeout" default:"60s"`
+	// ShutdownGrace bounds draining in-flight requests at shutdown.
+	ShutdownGrace Duration `toml:"shutdown_grace" default:"30s"`
 }
 
 // Admin is the [admin] table: the listener of metrics, health and admin
 // endpoints.
 type Admin struct {
+	// Listen is the admin listener's host:port; "" or "off" turns it off.
 	Listen string `toml:"listen" default:"127.0.0.1:8001"`
 }
 
 // Log is the [log] table.
 type Log struct {
-	Level  string `toml:"level" default:"info"`
+	// Level is debug, info, warn or error.
+	Level string `toml:"level" default:"info"`
+	// Format is json or text.
 	Format string `toml:"format" default:"json"`
-	Access bool   `toml:"access" default:"false"`
+	// Access writes one line per request when true.
+	Access bool `toml:"access" default:"false"`
 }
 
 // Service is one [services.NAME] table: a microservice, as in OPEA's
 // MicroService.
 type Service struct {
-	Type             string   `toml:"type" default:"undefined"`
-	URL              string   `toml:"url"`
-	Builtin          string   `toml:"builtin"`
-	Replicas         []string `toml:"replicas"`
-	Timeout          Duration `toml:"timeout" default:"30s"`
-	DialTimeout      Duration `toml:"dial_timeout" default:"2s"`
-	IdleTimeout      Duration `toml:"idle_timeout" default:"90s"`
-	Retries          int      `toml:"retries" default:"0"`
-	Idempotent       bool     `toml:"idempotent" default:"true"`
-	Optional         bool     `toml:"optional" default:"false"`
-	MaxConns         int      `toml:"max_conns" default:"512"`
-	MaxResponseBytes Size     `toml:"max_response_bytes" default:"64MiB"`
-	Stream           bool     `toml:"stream" default:"false"`
-	APIKey           string   `toml:"api_key"`
-	Breaker          Breaker  `toml:"breaker"`
-	Health           Health   `toml:"health"`
+	// Type is an OPEA service type name, as runtime.ParseServiceType reads.
+	Type string `toml:"type" default:"undefined"`
+	// URL is the service's http or https address; empty only with Builtin.
+	URL string `toml:"url"`
+	// Builtin names a bundled service started in process ("echo").
+	Builtin string `toml:"builtin"`
+	// Replicas are more addresses of the service, load balanced with URL.
+	Replicas []string `toml:"replicas"`
+	// Timeout bounds one attempt; DialTimeout one connect; IdleTimeout
+	// closes pooled connections unused that long.
+	Timeout     Duration `toml:"timeout" default:"30s"`
+	DialTimeout Duration `toml:"dial_timeout" default:"2s"`
+	IdleTimeout Duration `toml:"idle_timeout" default:"90s"`
+	// Retries is the number of extra attempts after a connect error, a
+	// timeout, 502, 503 or 504.
+	Retries int `toml:"retries" default:"0"`
+	// Idempotent false forbids retrying a call once its request was sent.
+	Idempotent bool `toml:"idempotent" default:"true"`
+	// Optional lets a flow go on when the service fails.
+	Optional bool `toml:"optional" default:"false"`
+	// MaxConns caps pooled keep-alive connections per replica.
+	MaxConns int `toml:"max_conns" default:"512"`
+	// MaxResponseBytes caps a response body from the service.
+	MaxResponseBytes Size `toml:"max_response_bytes" default:"64MiB"`
+	// Stream marks a service that may answer text/event-stream.
+	Stream bool `toml:"stream" default:"false"`
+	// APIKey is sent as a bearer token when not empty.
+	APIKey  string  `toml:"api_key"`
+	Breaker Breaker `toml:"breaker"`
+	Health  Health  `toml:"health"`
 }
 
 // Breaker is a [services.NAME.breaker] table: one circuit breaker per
-// replica.
+// replica, as runtime.BreakerSettings describes.
 type Breaker struct {
-	Enabled             bool     `toml:"enabled" default:"true"`
-	ConsecutiveFailures int      `toml:"consecutive_failures" default:"5"`
-	FailureRatio        float64  `toml:"failure_ratio" default:"0.5"`
-	MinRequests         int      `toml:"min_requests" default:"20"`
-	OpenTimeout         Duration `toml:"open_timeout" default:"10s"`
-	HalfOpenRequests    int      `toml:"half_open_requests" default:"3"`
-	Interval            Duration `toml:"interval" default:"60s"`
+	// Enabled false turns the breaker off.
+	Enabled bool `toml:"enabled" default:"true"`
+	// ConsecutiveFailures in a row open the breaker.
+	ConsecutiveFailures int `toml:"consecutive_failures" default:"5"`
+	// FailureRatio, in (0, 1], opens the breaker once MinRequests calls
+	// were seen in the current Interval.
+	FailureRatio float64 `toml:"failure_ratio" default:"0.5"`
+	MinRequests  int     `toml:"min_requests" default:"20"`
+	// OpenTimeout is how long the breaker stays open before probing.
+	OpenTimeout Duration `toml:"open_timeout" default:"10s"`
+	// HalfOpenRequests is the number of probe calls while half-open.
+	HalfOpenRequests int `toml:"half_open_requests" default:"3"`
+	// Interval clears the closed breaker's counts this often.
+	Interval Duration `toml:"interval" default:"60s"`
 }
 
 // Health is a [services.NAME.health] table: active health checks of each
 // replica. Checks run only when the table is present.
 type Health struct {
-	Path      string   `toml:"path" default:"/health"`
-	Interval  Duration `toml:"interval" default:"5s"`
-	Timeout   Duration `toml:"timeout" default:"1s"`
-	Unhealthy int      `toml:"unhealthy" default:"2"`
-	Healthy   int      `toml:"healthy" default:"2"`
+	// Path is requested with GET; a 2xx response passes.
+	Path string `toml:"path" default:"/health"`
+	// Interval separates two probes of a replica; Timeout bounds one.
+	Interval Duration `toml:"interval" default:"5s"`
+	Timeout  Duration `toml:"timeout" default:"1s"`
+	// Unhealthy failed probes in a row mark a replica unhealthy, and
+	// Healthy passing ones mark it healthy again.
+	Unhealthy int `toml:"unhealthy" default:"2"`
+	Healthy   int `toml:"healthy" default:"2"`
 
 	// enabled reports that the file has the table.
 	enabled bool
@@ -117,11 +158,16 @@ type Health struct {
 
 // Plugin is one [plugins.NAME] table: a sandboxed Wasm module.
 type Plugin struct {
-	Path      string         `toml:"path"`
-	MaxMemory Size           `toml:"max_memory" default:"128MiB"`
-	Timeout   Duration       `toml:"timeout" default:"100ms"`
-	Instances int            `toml:"instances" default:"0"`
-	Config    map[string]any `toml:"config"`
+	// Path is the .wasm file, relative to the configuration's directory.
+	Path string `toml:"path"`
+	// MaxMemory caps one instance's linear memory, from 64KiB to 4GiB.
+	MaxMemory Size `toml:"max_memory" default:"128MiB"`
+	// Timeout bounds one call; past it the instance is replaced.
+	Timeout Duration `toml:"timeout" default:"100ms"`
+	// Instances is the number of instances kept ready; 0 means GOMAXPROCS.
+	Instances int `toml:"instances" default:"0"`
+	// Config reaches the plugin's init hook as a JSON object.
+	Config map[string]any `toml:"config"`
 
 	// resolved is Path made absolute against the file's directory.
 	resolved string
@@ -129,21 +175,30 @@ type Plugin struct {
 
 // Flow is one [flows.NAME] table: a DAG of nodes.
 type Flow struct {
+	// Output names the node whose result is the response; empty means
+	// the only leaf.
 	Output string `toml:"output"`
 	Nodes  []Node `toml:"nodes"`
 }
 
 // Node is one [[flows.NAME.nodes]] entry.
 type Node struct {
-	Service   string   `toml:"service"`
-	Name      string   `toml:"name"`
-	After     []string `toml:"after"`
-	Optional  bool     `toml:"optional" default:"false"`
-	Request   string   `toml:"request"`
-	Response  string   `toml:"response"`
-	Events    string   `toml:"events"`
-	Aggregate string   `toml:"aggregate"`
-	Route     string   `toml:"route"`
+	// Service names the [services.NAME] the node calls.
+	Service string `toml:"service"`
+	// Name identifies the node in its flow; empty means Service.
+	Name string `toml:"name"`
+	// After names the node's predecessors; empty makes it a start node.
+	After []string `toml:"after"`
+	// Optional lets the flow go on when the node fails.
+	Optional bool `toml:"optional" default:"false"`
+	// Request, Response, Events, Aggregate and Route name the plugins of
+	// the node's hooks, as runtime.NodeSpec describes them; empty means
+	// none.
+	Request   string `toml:"request"`
+	Response  string `toml:"response"`
+	Events    string `toml:"events"`
+	Aggregate string `toml:"aggregate"`
+	Route     string `toml:"route"`
 }
 
 // NodeName returns the node's name: its name key, or else its service.
@@ -156,9 +211,12 @@ func (n *Node) NodeName() string {
 
 // Route is one [[routes]] entry.
 type Route struct {
-	Path    string   `toml:"path"`
+	// Path is matched exactly.
+	Path string `toml:"path"`
+	// Methods are upper-case HTTP methods once Load returns.
 	Methods []string `toml:"methods" default:"POST"`
-	Flow    string   `toml:"flow"`
+	// Flow names the [flows.NAME] that answers.
+	Flow string `toml:"flow"`
 }
 
 // Name returns the path the file was loaded from.
