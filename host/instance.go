@@ -355,11 +355,11 @@ func (p *Plugin) finish(inst *instance, err error) {
 		replace = true
 	}
 	if replace {
-		p.logger.Warn("plugin call failed; replacing the instance", slog.Any("error", err))
+		p.logEvent(slog.LevelWarn, "plugin call failed; replacing the instance", slog.Any("error", err))
 	} else if p.opts.MaxCalls > 0 && inst.calls >= p.opts.MaxCalls {
 		replace = true
 	} else if memory > p.opts.MemoryThreshold {
-		p.logger.Info("plugin instance memory passed the threshold; replacing the instance",
+		p.logEvent(slog.LevelInfo, "plugin instance memory passed the threshold; replacing the instance",
 			slog.Uint64("memory_bytes", memory), slog.Uint64("threshold_bytes", p.opts.MemoryThreshold))
 		replace = true
 	}

@@ -64,7 +64,8 @@ type Plugin struct {
 	opts   PluginOptions
 	engine *Engine
 	logger *slog.Logger
-	sink   *logSink
+	sink   *logSink // guest output
+	events *logSink // the host's own log lines about this plugin
 
 	runtime   wazero.Runtime
 	compiled  wazero.CompiledModule
@@ -120,6 +121,7 @@ func newPlugin(ctx context.Context, e *Engine, name string, wasm []byte, opts Pl
 		engine:     e,
 		logger:     opts.Logger.With(slog.String("plugin", name)),
 		sink:       newLogSink(opts.Logger, name),
+		events:     newLogSink(opts.Logger, name),
 		idle:       make(chan *instance, opts.Instances),
 		refill:     make(chan struct{}, opts.Instances),
 		closing:    make(chan struct{}),
@@ -302,6 +304,19 @@ func signature(params, results []api.ValueType) string {
 	return s + ")"
 }
 
+// logEvent logs a line about the plugin, rate-limited like guest output,
+// because a guest that fails every call would otherwise log every call.
+func (p *Plugin) logEvent(level slog.Level, msg string, attrs ...slog.Attr) {
+	ok, dropped := p.events.allow()
+	if !ok {
+		return
+	}
+	if dropped > 0 {
+		attrs = append(attrs, slog.Uint64("dropped_lines", dropped))
+	}
+	p.logger.LogAttrs(context.Background(), level, msg, attrs...)
+}
+
 // Name returns the name the plugin was loaded under.
 func (p *Plugin) Name() string { return p.name }
 
@@ -397,7 +412,7 @@ func (p *Plugin) refillLoop() {
 				p.release(inst, false)
 				break
 			}
-			p.logger.Error("plugin instance failed to start; retrying", slog.Any("error", err), slog.Duration("retry_in", backoff))
+			p.logEvent(slog.LevelError, "plugin instance failed to start; retrying", slog.Any("error", err), slog.Duration("retry_in", backoff))
 			select {
 			case <-p.closing:
 				return
