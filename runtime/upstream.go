@@ -257,8 +257,11 @@ func (u *Upstream) Execute(ctx context.Context, call *Call) error {
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
 
-	var prev *replica
-	holdsRetry := false
+	var (
+		prev       *replica
+		last       *Error // the previous attempt's failure
+		holdsRetry bool
+	)
 	// A pooled connection the service closed while idle fails the first
 	// call that uses it. One such failure per call is retried at once on a
 	// new connection, outside Retries and the budget.
@@ -268,6 +271,9 @@ func (u *Upstream) Execute(ctx context.Context, call *Call) error {
 		if err != nil {
 			if holdsRetry {
 				u.retrying.Add(-1)
+			}
+			if ae, ok := err.(*Error); ok && last != nil {
+				ae.Err = last // for the log: why the previous attempt failed
 			}
 			return err
 		}
@@ -282,6 +288,7 @@ func (u *Upstream) Execute(ctx context.Context, call *Call) error {
 		if e == nil {
 			return nil
 		}
+		last = e
 		if staleRetryLeft && closedBeforeResponse(e.Err) {
 			staleRetryLeft = false
 			r.client.CloseIdleConnections()
@@ -292,7 +299,7 @@ func (u *Upstream) Execute(ctx context.Context, call *Call) error {
 			return e
 		}
 		if !u.takeRetry() {
-			u.logRetry(call, r, retries, e, "retry budget exhausted; not retrying")
+			u.logRetry(call, r, retries, e, "not retrying: the retry budget is exhausted")
 			return e
 		}
 		if !sleepBackoff(ctx, retries, call.Deadline()) {
