@@ -580,6 +580,36 @@ path = "missing.wasm"
 			"14:1: plugin \"r\": path \"missing.wasm\" does not exist; build the plugin or fix the path, which is relative to the configuration file's directory",
 		},
 	},
+	{
+		name: "duplicate service table",
+		src: `[services.a]
+url = "http://127.0.0.1:9000/"
+
+[services.a]
+url = "http://127.0.0.1:9001/"
+`,
+		want: []string{
+			"4:2: invalid TOML: Key 'services.a' has already been defined; merge the two into one table or rename one",
+		},
+	},
+	{
+		name: "plugin wasm version 2",
+		src: `[plugins.p]
+path = "v2.wasm"
+`,
+		want: []string{
+			"2:1: plugin \"p\": path \"v2.wasm\" has WebAssembly binary version 2, but only version 1 is supported; rebuild the plugin",
+		},
+	},
+	{
+		name: "plugin wasm truncated",
+		src: `[plugins.p]
+path = "truncated.wasm"
+`,
+		want: []string{
+			"2:1: plugin \"p\": path \"truncated.wasm\" is not a valid WebAssembly module: section type: read 0-th type: could not read parameter count: EOF",
+		},
+	},
 }
 
 func TestLoadBrokenFiles(t *testing.T) {
@@ -608,8 +638,15 @@ func loadErrors(t *testing.T, src string) []string {
 	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "not.wasm"), []byte("#!/bin/sh\n"), 0o644); err != nil {
-		t.Fatal(err)
+	fixtures := map[string]string{
+		"not.wasm":       "#!/bin/sh\n",
+		"v2.wasm":        "\x00asm\x02\x00\x00\x00",
+		"truncated.wasm": "\x00asm\x01\x00\x00\x00\x01\x05\x01\x60",
+	}
+	for name, content := range fixtures {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	_, err := Load(path)
 	var list ErrorList

@@ -94,3 +94,36 @@ func TestExamplesUseLoopbackDefaults(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadSketch loads testdata/sketch.toml, the configuration shape the
+// project set out for users, next to stubs of its three plugins.
+func TestLoadSketch(t *testing.T) {
+	src, err := os.ReadFile("testdata/sketch.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "plugins", "build"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"to_tei.wasm", "merge.wasm", "route_by_field.wasm"} {
+		if err := os.WriteFile(filepath.Join(dir, "plugins", "build", name), pluginStub, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(dir, "sketch.toml")
+	if err := os.WriteFile(path, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("EMBED_HOST", "")
+	f, err := Load(path)
+	if err != nil {
+		t.Fatalf("Load:\n%v", err)
+	}
+	if got := f.Services["embedding"].URL; got != "http://127.0.0.1:6006/embed" {
+		t.Errorf("embedding url %q", got)
+	}
+	if got := f.Plugins["to_tei"].MaxMemory.Bytes; got != 16<<20 {
+		t.Errorf("to_tei max_memory %d", got)
+	}
+}

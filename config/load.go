@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 
 	"github.com/BurntSushi/toml"
 )
@@ -87,6 +88,9 @@ func syntaxError(name string, src []byte, err error) *Error {
 		}
 	}
 	msg := "invalid TOML: " + pe.Message
+	if strings.Contains(pe.Message, "has already been defined") {
+		msg = strings.TrimSuffix(msg, ".") + "; merge the two into one table or rename one"
+	}
 	if pe.Position.Start == 0 && pe.Position.Line > 1 {
 		line, col = pe.Position.Line, 1
 	}

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -29,7 +30,7 @@ func checkWasmFile(path string) string {
 	case len(wasm) < len(wasmHeader) || !bytes.Equal(wasm[:4], wasmHeader[:4]):
 		return "is not a WebAssembly module: it does not start with \"\\0asm\"; point path at a .wasm file"
 	case !bytes.Equal(wasm[4:8], wasmHeader[4:8]):
-		return fmt.Sprintf("has WebAssembly version %x, but only version 1 is supported", wasm[4:8])
+		return fmt.Sprintf("has WebAssembly binary version %d, but only version 1 is supported; rebuild the plugin", binary.LittleEndian.Uint32(wasm[4:8]))
 	}
 	ctx := context.Background()
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())

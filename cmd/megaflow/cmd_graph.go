@@ -33,7 +33,8 @@ Print the flows of a configuration file as a diagram on stdout. Each flow
 is a subgraph; a node's box shows its name, its service's type, its
 plugins, and whether it streams or is optional. Edges leaving a node with
 a route plugin are dashed, because the plugin picks at run time which of
-them are taken. The file is validated first, as "megaflow validate" does.
+them are taken. The file must pass the checks of "megaflow validate",
+except that plugins are only checked to be WebAssembly, not loaded.
 
 Flags:`)
 		fs.PrintDefaults()
