@@ -112,7 +112,7 @@ type Service struct {
 	MaxConns int `toml:"max_conns" default:"512"`
 	// MaxResponseBytes caps a response body from the service.
 	MaxResponseBytes Size `toml:"max_response_bytes" default:"64MiB"`
-	// Stream marks a service that may answer text/event-stream.
+	// Stream marks a service that may respond with text/event-stream.
 	Stream bool `toml:"stream" default:"false"`
 	// APIKey is sent as a bearer token when not empty.
 	APIKey  string  `toml:"api_key"`
@@ -215,7 +215,7 @@ type Route struct {
 	Path string `toml:"path"`
 	// Methods are upper-case HTTP methods once Load returns.
 	Methods []string `toml:"methods" default:"POST"`
-	// Flow names the [flows.NAME] that answers.
+	// Flow names the [flows.NAME] that handles the route.
 	Flow string `toml:"flow"`
 }
 

@@ -161,16 +161,16 @@ func (v *validator) flowOutput(flow string, fl Flow, index map[string]int, succs
 	}
 }
 
-// choices returns a "did you mean" for a near miss, else the list of what
-// exists, named what.
-func choices(name string, known []string, what string) string {
+// choices returns a "did you mean" for a near miss, else the list of the
+// known names, which the message calls kind ("services").
+func choices(name string, known []string, kind string) string {
 	if s := suggestion(name, known); s != "" {
 		return s
 	}
 	if len(known) == 0 {
-		return fmt.Sprintf("; the file defines no %s", what)
+		return fmt.Sprintf("; the file defines no %s", kind)
 	}
-	return fmt.Sprintf("; the %s are %s", what, strings.Join(known, ", "))
+	return fmt.Sprintf("; the %s are %s", kind, strings.Join(known, ", "))
 }
 
 // findCycle returns the node names along one cycle, the first repeated at
