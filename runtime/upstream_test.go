@@ -434,7 +434,7 @@ func TestFlowDeadlineEndsAttemptWithoutRetry(t *testing.T) {
 	call.deadline = time.Now().Add(150 * time.Millisecond)
 	start := time.Now()
 	err := up.Execute(context.Background(), call)
-	if took := time.Since(start); took > 400*time.Millisecond {
+	if took := time.Since(start); took > time.Second {
 		t.Errorf("Execute took %v, past the 150ms flow deadline", took)
 	}
 	if AsError(err).Status != 504 {
