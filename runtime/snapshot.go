@@ -36,6 +36,10 @@ type ServerSettings struct {
 	AdminListen string
 	// AccessLog logs one line per request when true.
 	AccessLog bool
+	// TLSCertFile and TLSKeyFile are the PEM files of the main listener's
+	// certificate chain and private key, served by ListenTLS. Empty means
+	// plain HTTP.
+	TLSCertFile, TLSKeyFile string
 }
 
 // Defaults of ServerSettings.
