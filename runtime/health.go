@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"net"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -17,6 +18,9 @@ const (
 
 func (h HealthSettings) withDefaults() HealthSettings {
 	h.Path = cmpOr(h.Path, defaultHealthPath)
+	if !strings.HasPrefix(h.Path, "/") {
+		h.Path = "/" + h.Path
+	}
 	h.Timeout = cmpOr(h.Timeout, defaultHealthTimeout)
 	h.Unhealthy = cmpOr(h.Unhealthy, defaultHealthThreshold)
 	h.Healthy = cmpOr(h.Healthy, defaultHealthThreshold)
@@ -46,8 +50,12 @@ func newProbeClient(addr string, isTLS bool, dialTimeout time.Duration) *fasthtt
 		MaxConns:                  1,
 		MaxIdemponentCallAttempts: 1,
 		RetryIfErr:                func(*fasthttp.Request, int, error) (bool, bool) { return false, false },
-		Dial: func(addr string) (net.Conn, error) {
-			return fasthttp.DialTimeout(addr, dialTimeout)
+		// fasthttp passes the probe's remaining time as timeout.
+		DialTimeout: func(addr string, timeout time.Duration) (net.Conn, error) {
+			if timeout <= 0 || timeout > dialTimeout {
+				timeout = dialTimeout
+			}
+			return fasthttp.DialTimeout(addr, timeout)
 		},
 	}
 }
@@ -64,7 +72,8 @@ func (u *Upstream) startHealthChecks() {
 }
 
 // checkHealth probes every replica at once and then every interval, until
-// stopHealth is closed.
+// stopHealth is closed. It probes one replica at a time, so a round takes
+// up to one probe timeout per replica that does not respond.
 func (u *Upstream) checkHealth() {
 	defer close(u.healthDone)
 	ticker := time.NewTicker(u.health.Interval)

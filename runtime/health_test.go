@@ -144,3 +144,19 @@ func TestCloseStopsHealthChecks(t *testing.T) {
 		t.Errorf("probes went on after Close: %d, then %d", after, probes.Load())
 	}
 }
+
+func TestHealthSettingsDefaults(t *testing.T) {
+	cases := []struct {
+		in   HealthSettings
+		want HealthSettings
+	}{
+		{HealthSettings{}, HealthSettings{Path: "/health", Timeout: time.Second, Unhealthy: 2, Healthy: 2}},
+		{HealthSettings{Path: "ready", Timeout: 3 * time.Second, Unhealthy: 1, Healthy: 5},
+			HealthSettings{Path: "/ready", Timeout: 3 * time.Second, Unhealthy: 1, Healthy: 5}},
+	}
+	for _, tc := range cases {
+		if got := tc.in.withDefaults(); got != tc.want {
+			t.Errorf("withDefaults(%+v) = %+v, want %+v", tc.in, got, tc.want)
+		}
+	}
+}
