@@ -210,7 +210,7 @@ replicas = ["http://127.0.0.1:9001/", "ftp://127.0.0.1:9002/"]
 listen = "0.0.0.0:70000"
 `,
 		want: []string{
-			"2:1: server: listen \"0.0.0.0:70000\" has port \"70000\", out of range; use 1 to 65535, or 0 for a free port",
+			"2:1: server: listen \"0.0.0.0:70000\" has port 70000, out of range; use 1 to 65535, or 0 for a free port",
 		},
 	},
 	{

@@ -98,8 +98,12 @@ func (v *validator) listenAddress(owner, addr string, allowEmpty bool, path ...s
 		return false
 	}
 	n, err := strconv.Atoi(port)
-	if err != nil || n < 0 || n > 65535 {
-		v.add(path, "%s: %s %q has port %q, out of range; use 1 to 65535, or 0 for a free port", owner, key, addr, port)
+	switch {
+	case err != nil:
+		v.add(path, "%s: %s %q has port %q, which is not a number; write a port from 1 to 65535, or 0 for a free port", owner, key, addr, port)
+		return false
+	case n < 0 || n > 65535:
+		v.add(path, "%s: %s %q has port %s, out of range; use 1 to 65535, or 0 for a free port", owner, key, addr, port)
 		return false
 	}
 	if host != "" && net.ParseIP(host) == nil && !isHostname(host) {
