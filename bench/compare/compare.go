@@ -28,6 +28,10 @@ type Options struct {
 	Load load.Config
 	// Log receives one line per finished run. Nil prints nothing.
 	Log io.Writer
+	// Check, when set, runs after every run. An error stops the
+	// comparison and is returned, so that a target process that died is
+	// reported instead of recorded as a run full of errors.
+	Check func() error
 }
 
 // Comparison contains every run and the medians.
@@ -124,6 +128,11 @@ func Run(ctx context.Context, targets []Target, opts Options) (*Comparison, erro
 			if ctx.Err() != nil {
 				c.finish()
 				return c, ctx.Err()
+			}
+			if opts.Check != nil {
+				if err := opts.Check(); err != nil {
+					return nil, fmt.Errorf("target %s, round %d: %w", tr.Name, round, err)
+				}
 			}
 			tr.Runs = append(tr.Runs, res)
 			if opts.Log != nil {

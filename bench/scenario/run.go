@@ -38,6 +38,9 @@ type Running struct {
 	// Skipped lists targets that could not start, with the reason, such
 	// as nginx missing.
 	Skipped map[string]string
+	// keepLogs is set by Check when a process exited, so that Close
+	// leaves its log in place.
+	keepLogs bool
 }
 
 // Start starts the processes that targets need: every mock, megaflow if a
@@ -203,11 +206,35 @@ func (r *Running) URL(t TargetSpec) (string, error) {
 	return "http://" + addr + path, nil
 }
 
-// Close stops every process in the reverse order of starting, and removes
-// the temporary directory with the generated configurations and logs.
+// Check returns an error naming the first started process that has exited,
+// with the end of its log, or nil while all of them run. Call it after a
+// load run: a process that died mid-run turns its errors into a crash
+// report instead of a figure.
+func (r *Running) Check() error {
+	for _, p := range r.procs {
+		select {
+		case <-p.exited:
+			r.keepLogs = true
+			return fmt.Errorf("scenario %s: %s (pid %d) exited during the run (%v); its log, kept in %s, ends with:\n%s",
+				r.scenario.Name, p.name, p.cmd.Process.Pid, p.waitErr, r.dir, p.logTail())
+		default:
+		}
+	}
+	return nil
+}
+
+// Close stops every process in the reverse order of starting. It removes
+// the temporary directory with the generated configurations and logs,
+// unless Check found a process that had exited.
 func (r *Running) Close() {
 	for i := len(r.procs) - 1; i >= 0; i-- {
 		r.procs[i].stop()
+	}
+	if r.keepLogs {
+		if r.env.Log != nil {
+			fmt.Fprintf(r.env.Log, "kept the scenario's configurations and logs in %s\n", r.dir)
+		}
+		return
 	}
 	os.RemoveAll(r.dir)
 }

@@ -176,3 +176,33 @@ func TestStartLoadsAndStops(t *testing.T) {
 		t.Errorf("temporary directory %s still exists after Close", running.dir)
 	}
 }
+
+func TestCheckReportsExitedProcess(t *testing.T) {
+	s, err := Load(writeScenario(t, directScenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	running, err := s.Start(childEnv(t), s.Targets[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(running.dir)
+	defer running.Close()
+	if err := running.Check(); err != nil {
+		t.Fatalf("Check with every process running = %v, want nil", err)
+	}
+
+	mockProc := running.procs[0]
+	if err := mockProc.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-mockProc.exited
+	err = running.Check()
+	if err == nil || !strings.Contains(err.Error(), "mock-echo") || !strings.Contains(err.Error(), "exited during the run") {
+		t.Errorf("Check after the mock died = %v, want an error naming mock-echo", err)
+	}
+	running.Close()
+	if _, err := os.Stat(running.dir); err != nil {
+		t.Errorf("the logs of a run with a dead process were removed: %v", err)
+	}
+}

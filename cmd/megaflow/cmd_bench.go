@@ -325,6 +325,10 @@ func runBenchScenario(args []string) int {
 		fmt.Fprintf(os.Stderr, "megaflow bench scenario: %v\n", err)
 		return 2
 	}
+	if err := running.Check(); err != nil {
+		fmt.Fprintf(os.Stderr, "megaflow bench scenario: %v\n", err)
+		return 1
+	}
 	if err := out.write(res); err != nil {
 		fmt.Fprintf(os.Stderr, "megaflow bench scenario: %v\n", err)
 		return 1
@@ -400,18 +404,22 @@ func runBenchCompare(args []string) int {
 	if err != nil {
 		return 2
 	}
-	cfg, targets, cleanup, err := compareTargets(fs, lf, *scenarioPath, positional)
+	cfg, targets, running, err := compareTargets(fs, lf, *scenarioPath, positional)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "megaflow bench compare: %v\n", err)
 		return 2
 	}
-	defer cleanup()
+	opts := compare.Options{Rounds: *rounds, Load: cfg, Log: os.Stderr}
+	if running != nil {
+		defer running.Close()
+		opts.Check = running.Check
+	}
 	// One progress line per finished run replaces the per-run progress.
-	cfg.Progress = nil
+	opts.Load.Progress = nil
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cmp, err := compare.Run(ctx, targets, compare.Options{Rounds: *rounds, Load: cfg, Log: os.Stderr})
+	cmp, err := compare.Run(ctx, targets, opts)
 	if err != nil && cmp == nil {
 		fmt.Fprintf(os.Stderr, "megaflow bench compare: %v\n", err)
 		return 2
@@ -427,35 +435,36 @@ func runBenchCompare(args []string) int {
 }
 
 // compareTargets returns the load and the targets of a comparison, from a
-// scenario (started here; cleanup stops it) or from NAME=URL arguments.
-func compareTargets(fs *flag.FlagSet, lf *loadFlags, scenarioPath string, positional []string) (load.Config, []compare.Target, func(), error) {
-	noop := func() {}
+// scenario (started here, and returned so that the caller stops it) or from
+// NAME=URL arguments, in which case the returned scenario is nil.
+func compareTargets(fs *flag.FlagSet, lf *loadFlags, scenarioPath string, positional []string) (load.Config, []compare.Target, *scenario.Running, error) {
 	if scenarioPath == "" {
 		if len(positional) == 0 {
-			return load.Config{}, nil, noop, errors.New("give targets as NAME=URL, or a scenario with --scenario FILE")
+			return load.Config{}, nil, nil, errors.New("give targets as NAME=URL, or a scenario with --scenario FILE")
 		}
 		var targets []compare.Target
 		for _, arg := range positional {
 			name, url, ok := strings.Cut(arg, "=")
 			if !ok || name == "" || url == "" {
-				return load.Config{}, nil, noop, fmt.Errorf("invalid target %q: write it as NAME=URL, such as direct=http://127.0.0.1:9000/", arg)
+				return load.Config{}, nil, nil, fmt.Errorf("invalid target %q: write it as NAME=URL, such as direct=http://127.0.0.1:9000/", arg)
 			}
 			targets = append(targets, compare.Target{Name: name, URL: url})
 		}
 		cfg := load.Config{}
 		err := lf.apply(&cfg, nil)
-		return cfg, targets, noop, err
+		return cfg, targets, nil, err
 	}
 	if len(positional) > 0 {
-		return load.Config{}, nil, noop, fmt.Errorf("give either --scenario or NAME=URL targets, not both (got %q)", positional)
+		return load.Config{}, nil, nil, fmt.Errorf("give either --scenario or NAME=URL targets, not both (got %q)", positional)
 	}
+
 	sc, cfg, err := loadScenario(scenarioPath, fs, lf)
 	if err != nil {
-		return load.Config{}, nil, noop, err
+		return load.Config{}, nil, nil, err
 	}
 	running, err := startScenario(sc, sc.Targets)
 	if err != nil {
-		return load.Config{}, nil, noop, err
+		return load.Config{}, nil, nil, err
 	}
 	var targets []compare.Target
 	for _, t := range sc.Targets {
@@ -465,11 +474,11 @@ func compareTargets(fs *flag.FlagSet, lf *loadFlags, scenarioPath string, positi
 		url, err := running.URL(t)
 		if err != nil {
 			running.Close()
-			return load.Config{}, nil, noop, err
+			return load.Config{}, nil, nil, err
 		}
 		targets = append(targets, compare.Target{Name: t.Name, URL: url})
 	}
-	return cfg, targets, running.Close, nil
+	return cfg, targets, running, nil
 }
 
 // writeComparison writes the optional JSON, HTML and results-file outputs.
@@ -513,7 +522,7 @@ func writeComparison(cmp *compare.Comparison, cfg load.Config, jsonFile, htmlFil
 		Notes:      ratioNotes(cmp),
 	}
 	if os.Getenv("MAKELEVEL") != "" {
-		rec.Notes = append([]string{"Run by `make bench`."}, rec.Notes...)
+		rec.Notes = append([]string{"Run from a make target."}, rec.Notes...)
 	}
 	if err := rec.AppendTo(recordFile); err != nil {
 		return err
