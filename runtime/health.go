@@ -112,7 +112,11 @@ func (u *Upstream) probe(r *replica) bool {
 		u.log.Debug("health check failed", "service", u.svc.Name, "replica", r.url, "error", err.Error())
 		return false
 	}
-	return resp.StatusCode() >= 200 && resp.StatusCode() < 300
+	if status := resp.StatusCode(); status < 200 || status > 299 {
+		u.log.Debug("health check failed", "service", u.svc.Name, "replica", r.url, "status", status)
+		return false
+	}
+	return true
 }
 
 // observeProbe counts a probe result and flips the replica's health after

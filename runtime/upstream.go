@@ -241,10 +241,10 @@ func (u *Upstream) Service() *MicroService { return u.svc }
 // # Errors
 //
 // Execute returns an *Error naming the service: 502 when the replica was
-// unreachable, reset the connection, answered something that is not HTTP
-// or answered 5xx (UpstreamStatus is set then), 504 when an attempt timed
-// out, 503 with RetryAfter when no replica was usable, and the replica's
-// own status when it answered 4xx.
+// unreachable, reset the connection, sent something that is not HTTP or
+// responded with 5xx (UpstreamStatus is set then), 504 when an attempt
+// timed out, 503 with RetryAfter when no replica was usable, and the
+// replica's own status when it responded with 4xx.
 func (u *Upstream) Execute(ctx context.Context, call *Call) error {
 	if err := ctx.Err(); err != nil {
 		return &Error{Status: 504, Message: "request ended before the service was called", Service: u.svc.Name, Err: err}
