@@ -33,6 +33,7 @@ var references = []*reference{
 	{lang: "go"},
 	{lang: "rust", path: "reference/rust/reference.wasm"},
 	{lang: "c", path: "reference/c/reference.wasm"},
+	{lang: "assemblyscript", path: "reference/assemblyscript/reference.wasm"},
 }
 
 var cacheDir string

@@ -21,6 +21,7 @@ type example struct {
 var examples = []*example{
 	{lang: "rust", path: "../rust/examples/upper/upper.wasm"},
 	{lang: "c", path: "../c/examples/upper/upper.wasm"},
+	{lang: "assemblyscript", path: "../assemblyscript/examples/upper/upper.wasm"},
 }
 
 func TestExamples(t *testing.T) {
