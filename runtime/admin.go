@@ -3,18 +3,30 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"net"
 	"slices"
+	"strings"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/pprofhandler"
 )
 
 // Admin is the admin listener: /metrics (Prometheus text format),
 // /healthz (the process is alive), /readyz (every required service of
-// every routed flow has a usable replica) and /v1/health_check (OPEA's
-// shape). It is meant for loopback or a private network only.
+// every routed flow has a usable replica), /v1/health_check (OPEA's
+// shape), Go's profiles under /debug/pprof/, and the admin calls under
+// /admin/. It is meant for loopback or a private network only.
 type Admin struct {
+	// Reload, when set, is called by POST /admin/reload: it loads and
+	// compiles the configuration and swaps it in, or returns why not.
+	Reload func() error
+	// Token guards the admin calls (POST /admin/...), sent as
+	// "Authorization: Bearer TOKEN". Empty disables the admin calls;
+	// the read-only endpoints need no token.
+	Token string
+
 	server *Server
 	srv    *fasthttp.Server
 }
@@ -34,6 +46,14 @@ func (a *Admin) Shutdown(ctx context.Context) error { return a.srv.ShutdownWithC
 
 // Handle serves one admin request.
 func (a *Admin) Handle(ctx *fasthttp.RequestCtx) {
+	if bytes.HasPrefix(ctx.Path(), []byte("/admin/")) {
+		a.handleCall(ctx)
+		return
+	}
+	if bytes.HasPrefix(ctx.Path(), []byte("/debug/pprof/")) {
+		pprofhandler.PprofHandler(ctx)
+		return
+	}
 	if !ctx.IsGet() && !ctx.IsHead() {
 		ctx.Response.Header.Set("Allow", "GET, HEAD")
 		ctx.Error(`{"error":"method not allowed; the admin endpoints answer GET"}`, fasthttp.StatusMethodNotAllowed)
@@ -93,4 +113,52 @@ func (a *Admin) readyz(ctx *fasthttp.RequestCtx) {
 		body = appendJSONStringS(body, name)
 	}
 	ctx.SetBody(append(body, "]}"...))
+}
+
+// handleCall serves the admin calls, which change the running server and
+// so need the admin token.
+func (a *Admin) handleCall(ctx *fasthttp.RequestCtx) {
+	ctx.SetContentType("application/json")
+	if a.Token == "" {
+		ctx.SetStatusCode(fasthttp.StatusForbidden)
+		ctx.SetBodyString(`{"error":"admin calls are disabled; start megaflow with an admin token"}`)
+		return
+	}
+	auth := ctx.Request.Header.Peek("Authorization")
+	token, ok := bytes.CutPrefix(auth, []byte("Bearer "))
+	if !ok || subtle.ConstantTimeCompare(token, []byte(a.Token)) != 1 {
+		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="megaflow-admin"`)
+		ctx.SetStatusCode(fasthttp.StatusUnauthorized)
+		ctx.SetBodyString(`{"error":"missing or invalid admin token; send Authorization: Bearer TOKEN"}`)
+		a.server.log.Warn("admin call rejected", "path", string(ctx.Path()), "remote", ctx.RemoteAddr().String())
+		return
+	}
+	switch {
+	case string(ctx.Path()) == "/admin/reload" && ctx.IsPost():
+		a.reload(ctx)
+	default:
+		ctx.SetStatusCode(fasthttp.StatusNotFound)
+		ctx.SetBodyString(`{"error":"unknown admin call; the admin calls are POST /admin/reload"}`)
+	}
+}
+
+func (a *Admin) reload(ctx *fasthttp.RequestCtx) {
+	if a.Reload == nil {
+		ctx.SetStatusCode(fasthttp.StatusNotImplemented)
+		ctx.SetBodyString(`{"error":"this server was not started from a configuration file, so it cannot reload"}`)
+		return
+	}
+	if err := a.Reload(); err != nil {
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		body := []byte(`{"error":"reload failed; the running configuration keeps serving","details":[`)
+		for i, line := range strings.Split(strings.TrimSpace(err.Error()), "\n") {
+			if i > 0 {
+				body = append(body, ',')
+			}
+			body = appendJSONStringS(body, line)
+		}
+		ctx.SetBody(append(body, "]}"...))
+		return
+	}
+	ctx.SetBodyString(`{"reloaded":true}`)
 }

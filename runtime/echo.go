@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"time"
+
 	"github.com/valyala/fasthttp"
 )
 
@@ -47,5 +49,9 @@ func NewEchoServer(maxBodyBytes int) *fasthttp.Server {
 		Name:                  "megaflow-echo",
 		NoDefaultServerHeader: true,
 		MaxRequestBodySize:    maxBodyBytes,
+		// fasthttp's worker-pool cleaner sleeps this long between checks,
+		// even after Shutdown; a short value lets a reload's retired
+		// built-in echo release its goroutines within a second.
+		MaxIdleWorkerDuration: time.Second,
 	}
 }

@@ -75,3 +75,45 @@ func (m *routeMetrics) count(status int) {
 	}
 	c.Inc()
 }
+
+// serviceMetrics counts the calls a flow node makes to its service: one
+// observation per node execution, retries included in its duration.
+type serviceMetrics struct {
+	ok, failed, rejected *metrics.Counter
+	retries              *metrics.Counter
+	latency              *metrics.PrometheusHistogram
+}
+
+func newServiceMetrics(service string) *serviceMetrics {
+	l := "service=" + strconv.Quote(service)
+	return &serviceMetrics{
+		ok:       metrics.GetOrCreateCounter(`megaflow_service_calls_total{` + l + `,outcome="ok"}`),
+		failed:   metrics.GetOrCreateCounter(`megaflow_service_calls_total{` + l + `,outcome="failed"}`),
+		rejected: metrics.GetOrCreateCounter(`megaflow_service_calls_total{` + l + `,outcome="rejected"}`),
+		retries:  metrics.GetOrCreateCounter(`megaflow_service_retries_total{` + l + `}`),
+		latency:  metrics.GetOrCreatePrometheusHistogramExt(`megaflow_service_duration_seconds{`+l+`}`, requestBuckets),
+	}
+}
+
+// observe records one node execution: its duration, its outcome (a 4xx
+// from the service is "rejected", any other error "failed") and the
+// retries it took.
+func (m *serviceMetrics) observe(took float64, err error, attempts int) {
+	m.latency.Update(took)
+	if attempts > 1 {
+		m.retries.Add(attempts - 1)
+	}
+	switch {
+	case err == nil:
+		m.ok.Inc()
+	case isClientError(err):
+		m.rejected.Inc()
+	default:
+		m.failed.Inc()
+	}
+}
+
+func isClientError(err error) bool {
+	e, ok := err.(*Error)
+	return ok && e.Status >= 400 && e.Status < 500
+}

@@ -70,6 +70,9 @@ type planNode struct {
 	optional bool
 	// inline is true when the executor runs short and never blocks.
 	inline bool
+	// metrics counts the node's service calls; nil for a node without a
+	// service.
+	metrics *serviceMetrics
 	// streamable is true for the output node of a streaming service: its
 	// text/event-stream answer is forwarded to the client as it arrives.
 	streamable bool
@@ -134,6 +137,9 @@ func CompilePlan(spec FlowSpec) (*Plan, error) {
 		n.optional = ns.Optional || (ns.Service != nil && ns.Service.Optional)
 		if n.Exec == nil && ns.Service != nil && ns.Service.Handler != nil && !ns.Service.Remote {
 			n.Exec = ns.Service.Handler
+		}
+		if _, remote := n.Exec.(*Upstream); remote {
+			n.metrics = newServiceMetrics(ns.Service.Name)
 		}
 		if ie, ok := n.Exec.(InlineExecutor); ok && ie.RunsInline() {
 			n.inline = true

@@ -410,6 +410,11 @@ func (rs *runState) step(i int32, start time.Duration) ([]int32, time.Duration) 
 		err := rs.runNode(n, &rs.calls[i])
 		end = time.Since(rs.start)
 		rs.dur[i] = end - start
+		if n.metrics != nil && rs.calls[i].upstreamAttempts > 0 {
+			// The node's duration stands in for the call's, hooks
+			// included, so the clock is read once per node.
+			n.metrics.observe(rs.dur[i].Seconds(), err, rs.calls[i].upstreamAttempts)
+		}
 		if err == nil {
 			rs.state[i] = NodeRan
 			err = rs.routeNode(n, &rs.calls[i])

@@ -77,6 +77,7 @@ var (
 // request is what the handler knows of one request while it is served.
 // It lives on the handler's stack unless the answer is a stream.
 type request struct {
+	snap   *Snapshot // held until the request ends
 	start  time.Time
 	id     []byte
 	route  *routeMetrics
@@ -88,7 +89,7 @@ type request struct {
 // may be mounted on another fasthttp server.
 func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 	var idBuf [maxRequestIDLen]byte
-	req := request{start: time.Now(), id: requestIDOf(ctx, idBuf[:0]), route: unmatchedRoute}
+	req := request{snap: s.acquireSnapshot(), start: time.Now(), id: requestIDOf(ctx, idBuf[:0]), route: unmatchedRoute}
 	ctx.Response.Header.SetBytesKV(headerRequestID, req.id)
 	megaservice.pending.Inc()
 	streaming := s.serve(ctx, &req)
@@ -100,7 +101,7 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 // serve answers the request and reports whether the answer is a stream,
 // in which case the stream's writer ends the request.
 func (s *Server) serve(ctx *fasthttp.RequestCtx, req *request) (streaming bool) {
-	snap := s.snap.Load()
+	snap := req.snap
 	route, k := snap.lookup(ctx.Method(), ctx.Path())
 	switch {
 	case route == nil && ctx.IsGet() && bytes.Equal(ctx.Path(), pathHealthCheck):
@@ -122,6 +123,12 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, req *request) (streaming bool) 
 		}
 	}
 	set := snap.settings
+	if len(ctx.Request.Body()) > set.MaxBodyBytes {
+		// The listener's own limit is the one set at start; a reload may
+		// have lowered it.
+		s.writeError(ctx, req, &Error{Status: fasthttp.StatusRequestEntityTooLarge, Message: "request body is larger than server.max_body_bytes (" + strconv.Itoa(set.MaxBodyBytes) + " bytes)"})
+		return false
+	}
 	if n := s.inFlight.Add(1); n > int64(set.MaxConcurrentRequests) {
 		s.inFlight.Add(-1)
 		s.writeError(ctx, req, &Error{Status: fasthttp.StatusServiceUnavailable, Message: "server is at its concurrent request limit", RetryAfter: time.Second})
@@ -154,12 +161,13 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, req *request) (streaming bool) 
 
 // done records the request's metrics and access log line.
 func (s *Server) done(ctx *fasthttp.RequestCtx, req *request) {
+	defer s.releaseSnapshot(req.snap)
 	megaservice.pending.Dec()
 	took := time.Since(req.start)
 	req.route.count(req.status)
 	req.route.latency.Update(took.Seconds())
 	megaservice.requestLatency.Update(took.Seconds())
-	if s.snap.Load().settings.AccessLog {
+	if req.snap.settings.AccessLog {
 		s.log.Info("access",
 			"method", string(ctx.Method()), "path", string(ctx.Path()), "status", req.status,
 			"duration_ms", float64(took.Microseconds())/1000, "bytes", req.bytes, "request_id", string(req.id))
@@ -261,7 +269,8 @@ func (s *Server) startStream(ctx *fasthttp.RequestCtx, rs *runState, r int32, re
 		streamReq.route.count(streamReq.status)
 		streamReq.route.latency.Update(took.Seconds())
 		megaservice.requestLatency.Update(took.Seconds())
-		if s.snap.Load().settings.AccessLog {
+		defer s.releaseSnapshot(streamReq.snap)
+		if streamReq.snap.settings.AccessLog {
 			s.log.Info("access", "method", method, "path", path, "status", streamReq.status,
 				"duration_ms", float64(took.Microseconds())/1000, "bytes", streamReq.bytes,
 				"request_id", string(streamReq.id), "stream", true)

@@ -85,6 +85,7 @@ type Route struct {
 // their plans, and the resources they use. A server serves exactly one
 // snapshot at a time and can swap it atomically.
 type Snapshot struct {
+	snapshotRefs
 	settings ServerSettings
 	routes   map[string]*routeEntry
 	services []*MicroService
@@ -141,6 +142,7 @@ func NewSnapshot(settings ServerSettings, routes []Route, services []*MicroServi
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	s.registerUpstreams()
 	return s, nil
 }
 
@@ -191,11 +193,24 @@ func (s *Snapshot) plans() []*Plan {
 	return out
 }
 
-// Close releases the snapshot's resources (upstream pools, plugins).
+// Close releases the snapshot's resources (upstream pools, health checks,
+// plugins, built-in services). Only the first call closes them; later
+// calls return the first call's error. A server closes retired snapshots
+// itself once their requests ended.
 func (s *Snapshot) Close() error {
-	var errs []error
-	for _, c := range s.closers {
-		errs = append(errs, c.Close())
-	}
-	return errors.Join(errs...)
+	s.closeOnce.Do(func() {
+		s.unregisterUpstreams()
+		// In reverse order, as defer does: what was created later (upstream
+		// pools) may depend on what came earlier (built-in services).
+		var errs []error
+		for i := len(s.closers) - 1; i >= 0; i-- {
+			errs = append(errs, s.closers[i].Close())
+		}
+		s.closeErr = errors.Join(errs...)
+		s.closed.Store(true)
+	})
+	return s.closeErr
 }
+
+// Closed reports whether Close has run.
+func (s *Snapshot) Closed() bool { return s.closed.Load() }

@@ -328,6 +328,9 @@ func TestMetricsExpositionHasEveryFamily(t *testing.T) {
 		"megaservice_request_latency", "megaservice_request_pending",
 		"megaflow_requests_total", "megaflow_request_duration_seconds", "megaflow_requests_in_flight",
 		"megaflow_stream_tokens_total", "go_goroutines", "process_resident_memory_bytes",
+		"megaflow_service_calls_total", "megaflow_service_duration_seconds", "megaflow_service_retries_total",
+		"megaflow_breaker_state", "megaflow_breaker_transitions_total", "megaflow_upstream_healthy",
+		"megaflow_upstream_outstanding", "megaflow_upstream_connections_open", "megaflow_upstream_connections_idle",
 	} {
 		if fams[name] == nil {
 			t.Errorf("family %s missing", name)
@@ -378,4 +381,3 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
-

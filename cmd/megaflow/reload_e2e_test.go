@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// reloadConfig is a valid configuration; variant changes the flow's
+// request_timeout and adds a route, so consecutive reloads differ.
+func reloadConfig(variant int) string {
+	return fmt.Sprintf(`
+[server]
+listen = "127.0.0.1:0"
+request_timeout = "%ds"
+
+# A fasthttp client's connection cleaner sleeps up to the pool's idle
+# timeout before it notices its pool was closed; 1s lets the goroutines of
+# retired upstreams end within the test.
+[services.echo_service]
+builtin = "echo"
+idle_timeout = "1s"
+
+[flows.echo]
+  [[flows.echo.nodes]]
+  service = "echo_service"
+
+[[routes]]
+path = "/process"
+methods = ["POST"]
+flow = "echo"
+
+[[routes]]
+path = "/v%d"
+methods = ["POST"]
+flow = "echo"
+`, 10+variant, variant)
+}
+
+// metricValue reads one unlabelled metric from the admin /metrics.
+func metricValue(t *testing.T, adminURL, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(adminURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("metric %s not found", name)
+	return 0
+}
+
+func adminCall(t *testing.T, url, token string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestReloadUnderLoadLosesNothing(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "megaflow.toml")
+	os.WriteFile(cfg, []byte(reloadConfig(0)), 0o644)
+	const token = "test-admin-token"
+	os.WriteFile(filepath.Join(dir, "token"), []byte(token+"\n"), 0o600)
+
+	serve := exec.Command(binary, "serve", "--config", cfg, "--admin-listen", "127.0.0.1:0", "--admin-token-file", filepath.Join(dir, "token"))
+	var logs bytes.Buffer
+	serveOut, _ := serve.StderrPipe()
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { serve.Process.Kill(); serve.Wait() })
+	first := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(serveOut)
+		for sc.Scan() {
+			line := sc.Text()
+			logs.WriteString(line + "\n")
+			if strings.Contains(line, "megaflow serving") {
+				first <- line
+			}
+		}
+	}()
+	var line string
+	select {
+	case line = <-first:
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	var started struct{ Listen, Admin string }
+	json.Unmarshal([]byte(line), &started)
+	base, adminURL := "http://"+started.Listen, "http://"+started.Admin
+
+	if code, body := adminCall(t, adminURL+"/admin/reload", "wrong"); code != 401 {
+		t.Errorf("wrong token: %d %s", code, body)
+	}
+
+	reload := func(i int) {
+		t.Helper()
+		os.WriteFile(cfg, []byte(reloadConfig(i%2)), 0o644)
+		if code, body := adminCall(t, adminURL+"/admin/reload", token); code != 200 {
+			t.Fatalf("reload %d: %d %s", i, code, body)
+		}
+	}
+	runBench := func(duration string, out *bytes.Buffer) *exec.Cmd {
+		cmd := exec.Command(binary, "bench", "--duration", duration, "--connections", "8", "--body-size", "512",
+			"--quiet", "--json", filepath.Join(dir, "bench.json"), base+"/process")
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	// Baseline: after a few reloads and a warm-up load, idle again.
+	var benchOut bytes.Buffer
+	for i := 1; i <= 3; i++ {
+		reload(i)
+	}
+	if err := runBench("2s", &benchOut).Wait(); err != nil {
+		t.Fatalf("warm-up bench: %v\n%s", err, benchOut.String())
+	}
+	time.Sleep(11 * time.Second)
+	goroutinesBefore := metricValue(t, adminURL, "go_goroutines")
+	rssBefore := metricValue(t, adminURL, "process_resident_memory_bytes")
+
+	benchOut.Reset()
+	bench := runBench("7s", &benchOut)
+	time.Sleep(500 * time.Millisecond)
+	for i := 4; i <= 23; i++ {
+		reload(i)
+		time.Sleep(250 * time.Millisecond)
+	}
+	os.WriteFile(cfg, []byte("[server]\nlisten = 8000\n[flows.x]\n"), 0o644)
+	code, body := adminCall(t, adminURL+"/admin/reload", token)
+	if code != 400 || !strings.Contains(body, "keeps serving") {
+		t.Errorf("broken reload: %d %s", code, body)
+	}
+	if err := bench.Wait(); err != nil {
+		t.Fatalf("bench: %v\n%s", err, benchOut.String())
+	}
+	// Idle again: megaflow's and fasthttp's idle workers exit after 10 s.
+	time.Sleep(11 * time.Second)
+	goroutinesAfter := metricValue(t, adminURL, "go_goroutines")
+	rssAfter := metricValue(t, adminURL, "process_resident_memory_bytes")
+
+	var result struct {
+		Requests  int
+		Succeeded int
+		Errors    struct{ Total int }
+	}
+	raw, _ := os.ReadFile(filepath.Join(dir, "bench.json"))
+	if err := json.Unmarshal(raw, &result); err != nil {
+		t.Fatalf("bench json: %v", err)
+	}
+	t.Logf("load: %d requests, %d succeeded, %d errors; idle goroutines %v → %v, RSS %.1f → %.1f MiB",
+		result.Requests, result.Succeeded, result.Errors.Total, goroutinesBefore, goroutinesAfter, rssBefore/(1<<20), rssAfter/(1<<20))
+	if result.Errors.Total != 0 || result.Succeeded != result.Requests || result.Requests == 0 {
+		t.Errorf("requests failed during reloads: %s", raw)
+	}
+	if goroutinesAfter > goroutinesBefore*1.1 {
+		t.Errorf("idle goroutines grew from %v to %v over 20 reloads", goroutinesBefore, goroutinesAfter)
+		if resp, err := http.Get(adminURL + "/debug/pprof/goroutine?debug=1"); err == nil {
+			dump, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			t.Logf("goroutines:\n%s", dump)
+		}
+	}
+	if rssAfter > rssBefore*1.1 {
+		t.Errorf("RSS grew from %.0f to %.0f bytes over 20 reloads", rssBefore, rssAfter)
+	}
+
+	// A request in flight at SIGTERM still gets its answer.
+	inflight := make(chan int, 1)
+	go func() {
+		resp, err := http.Post(base+"/process", "text/plain", strings.NewReader(strings.Repeat("x", 1<<20)))
+		if err != nil {
+			inflight <- -1
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		inflight <- resp.StatusCode
+	}()
+	serve.Process.Signal(syscall.SIGTERM)
+	if code := <-inflight; code != 200 && code != -1 {
+		t.Errorf("request during shutdown got %d", code)
+	}
+	done := make(chan error, 1)
+	go func() { done <- serve.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve exited with %v after SIGTERM\n%s", err, logs.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not exit within 10s of SIGTERM")
+	}
+}

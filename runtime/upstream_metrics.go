@@ -1,0 +1,114 @@
+package runtime
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"sync"
+
+	"github.com/VictoriaMetrics/metrics"
+)
+
+// The state of upstreams (breaker state and transitions, health, pooled
+// connections) is read when /metrics is scraped, from the upstreams of the
+// snapshots being served, rather than updated on every call.
+
+// liveUpstreams maps a service name to the upstream that serves it now. A
+// reload registers the new snapshot's upstreams before the old ones close,
+// so the latest registration wins and closing only removes itself.
+var liveUpstreams = struct {
+	sync.Mutex
+	byName map[string]*Upstream
+}{byName: map[string]*Upstream{}}
+
+func init() {
+	metrics.RegisterMetricsWriter(writeUpstreamMetrics)
+}
+
+// registerUpstreams makes the snapshot's upstreams the ones /metrics
+// reports.
+func (s *Snapshot) registerUpstreams() {
+	liveUpstreams.Lock()
+	defer liveUpstreams.Unlock()
+	for _, p := range s.plans() {
+		for i := range p.nodes {
+			if up, ok := p.nodes[i].Exec.(*Upstream); ok {
+				liveUpstreams.byName[up.svc.Name] = up
+			}
+		}
+	}
+}
+
+// unregisterUpstreams removes the snapshot's upstreams unless a newer
+// snapshot registered its own under the same name.
+func (s *Snapshot) unregisterUpstreams() {
+	liveUpstreams.Lock()
+	defer liveUpstreams.Unlock()
+	for _, p := range s.plans() {
+		for i := range p.nodes {
+			if up, ok := p.nodes[i].Exec.(*Upstream); ok && liveUpstreams.byName[up.svc.Name] == up {
+				delete(liveUpstreams.byName, up.svc.Name)
+			}
+		}
+	}
+}
+
+// writeUpstreamMetrics writes the per-replica gauges and counters in
+// Prometheus text format, each family with its TYPE line.
+func writeUpstreamMetrics(w io.Writer) {
+	liveUpstreams.Lock()
+	names := make([]string, 0, len(liveUpstreams.byName))
+	for name := range liveUpstreams.byName {
+		names = append(names, name)
+	}
+	ups := make([]*Upstream, 0, len(names))
+	sort.Strings(names)
+	for _, name := range names {
+		ups = append(ups, liveUpstreams.byName[name])
+	}
+	liveUpstreams.Unlock()
+	if len(ups) == 0 {
+		return
+	}
+
+	type series struct {
+		labels string
+		status ReplicaStatus
+		open   int
+	}
+	var all []series
+	for _, up := range ups {
+		for i, st := range up.Replicas() {
+			labels := "service=" + strconv.Quote(up.svc.Name) + ",replica=" + strconv.Quote(st.URL)
+			all = append(all, series{labels: labels, status: st, open: up.replicas[i].client.ConnsCount()})
+		}
+	}
+	family := func(name, typ, help string, value func(series) string) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+		for _, s := range all {
+			fmt.Fprintf(w, "%s{%s} %s\n", name, s.labels, value(s))
+		}
+	}
+	family("megaflow_breaker_state", "gauge", "Circuit breaker state per replica: 0 closed, 1 half-open, 2 open.",
+		func(s series) string { return strconv.Itoa(int(s.status.Breaker)) })
+	family("megaflow_breaker_transitions_total", "counter", "Circuit breaker state changes per replica.",
+		func(s series) string { return strconv.FormatUint(s.status.BreakerTransitions, 10) })
+	family("megaflow_upstream_healthy", "gauge", "1 when the replica passes its active health checks (always 1 when they are off).",
+		func(s series) string { return boolMetric(s.status.Healthy) })
+	family("megaflow_upstream_outstanding", "gauge", "Calls in progress per replica.",
+		func(s series) string { return strconv.FormatInt(s.status.Outstanding, 10) })
+	family("megaflow_upstream_connections_open", "gauge", "Open pooled connections per replica, busy or idle.",
+		func(s series) string { return strconv.Itoa(s.open) })
+	// fasthttp counts open connections only; the idle ones are those not
+	// carrying a call, an estimate since both figures move independently.
+	family("megaflow_upstream_connections_idle", "gauge", "Open pooled connections per replica not carrying a call (estimated).",
+		func(s series) string { return strconv.FormatInt(max(0, int64(s.open)-s.status.Outstanding), 10) })
+}
+
+func boolMetric(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
