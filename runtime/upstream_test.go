@@ -165,24 +165,24 @@ func TestUpstreamFailuresRetryAndBreak(t *testing.T) {
 		status   int    // client's status
 		message  string // part of the JSON error, empty on success
 		attempts int
-		breaker  string // breaker state after one client request
+		states   []string // breaker states after one client request
 	}{
 		{"refused", func(t *testing.T) (string, *atomic.Int64) { return refusedURL(t), nil },
-			0, 502, "service unreachable", 3, "open"},
+			0, 502, "service unreachable", 3, []string{"closed", "open"}},
 		{"reset mid-response", resetMidResponse,
-			0, 502, "service unreachable", 3, "open"},
+			0, 502, "service unreachable", 3, []string{"closed", "open"}},
 		{"slow past timeout", func(t *testing.T) (string, *atomic.Int64) {
 			return countingServer(t, func(ctx *fasthttp.RequestCtx) { time.Sleep(400 * time.Millisecond) })
-		}, 100 * time.Millisecond, 504, "timed out", 3, "open"},
+		}, 100 * time.Millisecond, 504, "timed out", 3, []string{"closed", "open"}},
 		{"burst of 503 then ok", func(t *testing.T) (string, *atomic.Int64) {
 			return countingServer(t, okAfter(2, 503))
-		}, 0, 200, "", 3, "closed"},
+		}, 0, 200, "", 3, []string{"closed"}},
 		{"500 is not retried", func(t *testing.T) (string, *atomic.Int64) {
 			return countingServer(t, okAfter(1, 500))
-		}, 0, 502, "service answered with an error", 1, "closed"},
+		}, 0, 502, "service answered with an error", 1, []string{"closed"}},
 		{"404 is passed on", func(t *testing.T) (string, *atomic.Int64) {
 			return countingServer(t, okAfter(1, 404))
-		}, 0, 404, "service rejected the request", 1, "closed"},
+		}, 0, 404, "service rejected the request", 1, []string{"closed"}},
 	}
 	opts := UpstreamOptions{Retries: 2, Breaker: BreakerSettings{ConsecutiveFailures: 3, OpenTimeout: time.Minute}}
 	for _, tc := range cases {
@@ -212,8 +212,11 @@ func TestUpstreamFailuresRetryAndBreak(t *testing.T) {
 			if hits != nil && hits.Load() != int64(tc.attempts) {
 				t.Errorf("replica received %d requests, want %d", hits.Load(), tc.attempts)
 			}
-			if got := up.Replicas()[0].Breaker.String(); got != tc.breaker {
-				t.Errorf("breaker = %s, want %s; changes %v", got, tc.breaker, log.states(url))
+			if got := log.states(url); !slices.Equal(got, tc.states) {
+				t.Errorf("breaker states = %v, want %v", got, tc.states)
+			}
+			if got, want := up.Replicas()[0].Breaker.String(), tc.states[len(tc.states)-1]; got != want {
+				t.Errorf("breaker = %s, want %s", got, want)
 			}
 
 			// Directly: the attempts and the replica recorded in the call.
