@@ -163,7 +163,7 @@ type Plugin struct {
 	// MaxMemory caps one instance's linear memory, from 64KiB to 4GiB.
 	MaxMemory Size `toml:"max_memory" default:"128MiB"`
 	// Timeout bounds one call; past it the instance is replaced.
-	Timeout Duration `toml:"timeout" default:"100ms"`
+	Timeout Duration `toml:"timeout" default:"1s"`
 	// Instances is the number of instances kept ready; 0 means GOMAXPROCS.
 	Instances int `toml:"instances" default:"0"`
 	// Config reaches the plugin's init hook as a JSON object.

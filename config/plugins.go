@@ -55,6 +55,9 @@ func loadPlugins(f *File, out *problems) (map[string]*host.Plugin, io.Closer, er
 	loaded := map[string]*host.Plugin{}
 	for _, name := range names {
 		p := f.Plugins[name]
+		// NOTE: the host applies Timeout to each instance's init hook too,
+		// so a timeout of tens of milliseconds can fail a Go-built plugin's
+		// start on a loaded machine, as seen with 50ms on 2 busy cores.
 		opts := host.PluginOptions{
 			MaxMemory: uint64(p.MaxMemory.Bytes),
 			Timeout:   p.Timeout.Duration,
