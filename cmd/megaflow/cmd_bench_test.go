@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -93,5 +95,74 @@ func TestBenchCompareRecords(t *testing.T) {
 		if !strings.Contains(entry, want) {
 			t.Errorf("results entry lacks %q:\n%s", want, entry)
 		}
+	}
+}
+
+var mockAddrRE = regexp.MustCompile(`addr=(127\.0\.0\.1:\d+)`)
+
+// startMockEcho runs "megaflow mock echo" on a free port and returns its
+// address, read from its start line.
+func startMockEcho(t *testing.T) string {
+	t.Helper()
+	cmd := exec.Command(binary, "mock", "echo", "--listen", "127.0.0.1:0")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	})
+	line, err := bufio.NewReader(stderr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("read the mock's start line: %v", err)
+	}
+	m := mockAddrRE.FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("mock start line %q has no addr", line)
+	}
+	return m[1]
+}
+
+// TestBenchAgainstMockEcho loads "megaflow mock echo" with "megaflow
+// bench" and checks the progress lines, the table and both report files.
+func TestBenchAgainstMockEcho(t *testing.T) {
+	addr := startMockEcho(t)
+	dir := t.TempDir()
+	jsonPath, htmlPath := filepath.Join(dir, "run.json"), filepath.Join(dir, "run.html")
+	out, code := runBinary(t, "bench", "--duration", "1s", "--connections", "4", "--body-size", "64",
+		"--progress-interval", "200ms", "--json", jsonPath, "--html", htmlPath, "http://"+addr+"/v1/echo")
+	if code != 0 {
+		t.Fatalf("exit code %d, output:\n%s", code, out)
+	}
+	if strings.Count(out, "req/s  p99") < 2 {
+		t.Errorf("want at least 2 progress lines in:\n%s", out)
+	}
+	if !strings.Contains(out, "throughput") || !strings.Contains(out, "p99.9") {
+		t.Errorf("output lacks the final table:\n%s", out)
+	}
+
+	data, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res map[string]any
+	if err := json.Unmarshal(data, &res); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"throughput_rps", "latency", "errors", "timeline"} {
+		if _, ok := res[key]; !ok {
+			t.Errorf("JSON report lacks %q", key)
+		}
+	}
+	html, err := os.ReadFile(htmlPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(html), "<svg"); n < 2 {
+		t.Errorf("HTML report has %d charts, want at least 2", n)
 	}
 }
