@@ -3,6 +3,8 @@ package host_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	goruntime "runtime"
 	"testing"
 	"time"
 
@@ -133,5 +135,32 @@ func BenchmarkLoad(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkNoopCallParallel times no-op hook calls from 32 goroutines per
+// CPU, as a server under load makes them, through pools of one and four
+// instances per CPU: with fewer instances than callers, callers queue for
+// instances.
+func BenchmarkNoopCallParallel(b *testing.B) {
+	for _, perCPU := range []int{1, 4} {
+		b.Run(fmt.Sprintf("instances-%dx", perCPU), func(b *testing.B) {
+			e := newEngine(b)
+			p := load(b, e, "noop", guests["transform"], host.PluginOptions{Instances: perCPU * goruntime.GOMAXPROCS(0)})
+			ctx := context.Background()
+			b.SetParallelism(32)
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				event := []byte("k")
+				dst := make([]byte, 0, 64)
+				for pb.Next() {
+					if _, err := p.Event(ctx, event, dst[:0]); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
 	}
 }
