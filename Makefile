@@ -73,5 +73,30 @@ wasm-testdata:
 		echo "wat2wasm $$f"; wat2wasm "$$f" -o "$${f%.wat}.wasm" || exit 1; \
 	done
 
+## sdk: rebuild the example and conformance reference modules of the Rust,
+## C and AssemblyScript guest SDKs beside their sources, or under SDK_OUT
+## when it is set; installs Debian's rustc, libstd-rust-dev-wasm32,
+## clang-14, lld, wasi-libc, libclang-rt-14-dev-wasm32 and nodejs and the
+## npm package assemblyscript when they are missing (needs root or sudo)
+SDK_LANGS := rust c assemblyscript
+.PHONY: sdk conformance sdk-check
+sdk:
+	@for l in $(SDK_LANGS); do \
+		guest-sdk/$$l/build.sh $(if $(SDK_OUT),$(abspath $(SDK_OUT))) || exit 1; \
+	done
+
+## conformance: rebuild every SDK's modules (make sdk), then run the
+## conformance vectors against them and against the Go reference
+conformance: sdk
+	$(GO) test -count=1 ./guest-sdk/conformance/
+
+## sdk-check: rebuild every SDK's modules into a temporary directory and run
+## the conformance vectors against the committed and the rebuilt modules,
+## failing when a rebuilt module behaves differently
+sdk-check:
+	@out=$$(mktemp -d) && trap 'rm -rf "$$out"' EXIT && \
+	$(MAKE) --no-print-directory sdk SDK_OUT="$$out" && \
+	MEGAFLOW_SDK_REBUILT="$$out" $(GO) test -count=1 ./guest-sdk/conformance/
+
 clean:
 	rm -rf bin

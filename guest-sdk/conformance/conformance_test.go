@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -57,14 +58,32 @@ func run(m *testing.M) (int, error) {
 	if references[0].path, err = hosttest.BuildGo("./reference/go"); err != nil {
 		return 0, err
 	}
-	for _, ex := range examples {
-		if ex.source != "" {
-			if ex.path, err = hosttest.BuildGo(ex.source); err != nil {
-				return 0, err
-			}
-		}
-	}
+	addRebuilt(os.Getenv("MEGAFLOW_SDK_REBUILT"))
 	return m.Run(), nil
+}
+
+// addRebuilt adds the modules that `make sdk SDK_OUT=dir` rebuilt under dir
+// to the references and examples, so that the same vectors check them
+// beside the committed ones. make sdk-check sets MEGAFLOW_SDK_REBUILT.
+func addRebuilt(dir string) {
+	if dir == "" {
+		return
+	}
+	for _, ref := range slices.Clone(references) {
+		if ref.lang == "go" {
+			continue
+		}
+		references = append(references, &reference{
+			lang: ref.lang + "-rebuilt",
+			path: filepath.Join(dir, "conformance", ref.path),
+		})
+	}
+	for _, ex := range slices.Clone(examples) {
+		examples = append(examples, &example{
+			lang: ex.lang + "-rebuilt",
+			path: filepath.Join(dir, strings.TrimPrefix(ex.path, "../")),
+		})
+	}
 }
 
 // logRecorder is a slog.Handler that keeps the lines a guest logged
@@ -75,8 +94,8 @@ type logRecorder struct {
 }
 
 func (r *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
-func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler      { return r }
-func (r *logRecorder) WithGroup(string) slog.Handler           { return r }
+func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return r }
+func (r *logRecorder) WithGroup(string) slog.Handler            { return r }
 
 func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
 	fromLogImport := false

@@ -13,9 +13,8 @@ import (
 // small plugin (see each SDK's README.md): its response and event hooks
 // upper-case ASCII letters, so one test checks them all.
 type example struct {
-	lang   string
-	path   string // the module; filled in by TestMain when source is set
-	source string // a Go package to build, relative to this directory
+	lang string
+	path string // relative to this directory
 }
 
 var examples = []*example{
