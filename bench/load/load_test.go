@@ -268,3 +268,27 @@ func TestValidateRequiresBound(t *testing.T) {
 		t.Errorf("Validate without duration or requests = %v, want a no-bound error", err)
 	}
 }
+
+// BenchmarkClosedLoopEcho measures one request through the load generator
+// and an in-process echo mock on loopback, client and server together.
+func BenchmarkClosedLoopEcho(b *testing.B) {
+	b.ReportAllocs()
+	s, err := mock.Start("echo", mock.Options{}, "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	b.ResetTimer()
+	res, err := load.Run(context.Background(), load.Config{
+		URL:         "http://" + s.Addr() + "/",
+		Body:        load.SizedBody(64),
+		Connections: 4,
+		Requests:    int64(b.N),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if res.Succeeded != int64(b.N) {
+		b.Fatalf("%d of %d requests succeeded", res.Succeeded, b.N)
+	}
+}

@@ -129,7 +129,7 @@ func (r *runner) scheduledTime(seq uint64) time.Time {
 // claim takes the next request number and returns it with its scheduled
 // send time. In the open loop it first sleeps until that time, and in the
 // closed loop the time is now. ok is false when the run is over.
-func (r *runner) claim() (seq uint64, scheduled time.Time, measured, ok bool) {
+func (r *runner) claim(timer *time.Timer) (seq uint64, scheduled time.Time, measured, ok bool) {
 	if r.stopped() {
 		return 0, time.Time{}, false, false
 	}
@@ -144,7 +144,7 @@ func (r *runner) claim() (seq uint64, scheduled time.Time, measured, ok bool) {
 		if !r.deadline.IsZero() && (!scheduled.Before(r.deadline) || !time.Now().Before(r.deadline)) {
 			return 0, time.Time{}, false, false
 		}
-		if !r.sleepUntil(scheduled) {
+		if !r.sleepUntil(timer, scheduled) {
 			return 0, time.Time{}, false, false
 		}
 	}
@@ -159,13 +159,14 @@ func (r *runner) claim() (seq uint64, scheduled time.Time, measured, ok bool) {
 	return seq, scheduled, measured, true
 }
 
-// sleepUntil waits until t and returns false if the run stopped first.
-func (r *runner) sleepUntil(t time.Time) bool {
+// sleepUntil waits until t on the caller's stopped timer, which it leaves
+// stopped, and returns false if the run stopped first.
+func (r *runner) sleepUntil(timer *time.Timer, t time.Time) bool {
 	d := time.Until(t)
 	if d <= 0 {
 		return true
 	}
-	timer := time.NewTimer(d)
+	timer.Reset(d)
 	defer timer.Stop()
 	select {
 	case <-timer.C:

@@ -16,13 +16,16 @@ type worker struct {
 	body   []byte
 	reader *bufio.Reader // SSE only
 	out    outcome
+	// timer paces the open loop. It is stopped whenever claim returns.
+	timer *time.Timer
 	// sampledStatus contains the error status codes whose body this
 	// worker has already copied into a sample.
 	sampledStatus map[int]bool
 }
 
 func newWorker(r *runner, s *shard) *worker {
-	w := &worker{r: r, shard: s, req: &fasthttp.Request{}, resp: &fasthttp.Response{}}
+	w := &worker{r: r, shard: s, req: &fasthttp.Request{}, resp: &fasthttp.Response{}, timer: time.NewTimer(time.Hour)}
+	w.timer.Stop()
 	cfg := &r.cfg
 	w.req.SetRequestURI(cfg.URL)
 	w.req.Header.SetMethod(cfg.Method)
@@ -44,7 +47,7 @@ func newWorker(r *runner, s *shard) *worker {
 
 func (w *worker) loop() {
 	for {
-		seq, scheduled, measured, ok := w.r.claim()
+		seq, scheduled, measured, ok := w.r.claim(w.timer)
 		if !ok {
 			return
 		}
