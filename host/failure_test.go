@@ -3,6 +3,7 @@ package host_test
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -284,4 +285,53 @@ func TestReplacementPolicies(t *testing.T) {
 			t.Errorf("Replaced = %d after memory grew past the threshold, want 1", s.Replaced)
 		}
 	})
+}
+
+func TestCanceledDuringCall(t *testing.T) {
+	e := newEngine(t)
+	p := load(t, e, "looper", "testdata/wat/reference.wasm", host.PluginOptions{Instances: 1, Timeout: 10 * time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	var out host.RequestOutput
+	err := p.Request(ctx, []byte("@loop"), nil, &out)
+	if e := hostError(t, err); e.Kind != host.KindTimeout || !strings.Contains(e.Message, "canceled") {
+		t.Errorf("error = %v; want KindTimeout saying the request was canceled", err)
+	}
+	if _, _, err := p.Response(testContext(t), []byte("after"), nil); err != nil {
+		t.Errorf("call on the replacement instance: %v", err)
+	}
+}
+
+func TestOutputLimit(t *testing.T) {
+	e := newEngine(t)
+	p := load(t, e, "verbose", "testdata/wat/reference.wasm", host.PluginOptions{Instances: 1, MaxOutput: 64})
+	if _, _, err := p.Response(testContext(t), make([]byte, 62), nil); err != nil {
+		t.Fatalf("output of exactly 64 bytes: %v", err)
+	}
+	_, _, err := p.Response(testContext(t), make([]byte, 63), nil)
+	if e := hostError(t, err); e.Kind != host.KindProtocol || !strings.Contains(e.Message, "64-byte limit") {
+		t.Errorf("output of 65 bytes: %v; want KindProtocol naming the limit", err)
+	}
+}
+
+func TestCompilationCacheDir(t *testing.T) {
+	dir := t.TempDir()
+	ctx := testContext(t)
+	e, err := host.NewEngine(ctx, host.EngineOptions{CacheDir: dir, Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Load(ctx, "cached", "testdata/wat/reference.wasm", host.PluginOptions{Instances: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) == 0 {
+		t.Errorf("cache directory %s is empty after loading a plugin", dir)
+	}
 }
