@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"crypto/tls"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -42,11 +43,12 @@ type replicaHealth struct {
 	passed, failed int
 }
 
-func newProbeClient(addr string, isTLS bool, dialTimeout time.Duration) *fasthttp.HostClient {
+func newProbeClient(addr string, isTLS bool, tlsConfig *tls.Config, dialTimeout time.Duration) *fasthttp.HostClient {
 	return &fasthttp.HostClient{
 		Addr:                      addr,
 		Name:                      "megaflow-health",
 		IsTLS:                     isTLS,
+		TLSConfig:                 tlsConfig,
 		MaxConns:                  1,
 		MaxIdemponentCallAttempts: 1,
 		RetryIfErr:                func(*fasthttp.Request, int, error) (bool, bool) { return false, false },

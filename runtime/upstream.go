@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,6 +50,11 @@ type UpstreamOptions struct {
 	// Logger receives breaker state changes, health changes and retries.
 	// Nil means slog.Default().
 	Logger *slog.Logger
+	// TLSCAFile, TLSCertFile and TLSKeyFile configure https replicas: a PEM
+	// file of the CA certificates that verify them (empty means the system
+	// roots), and a client certificate and key for mutual TLS (empty means
+	// none). Calls and health probes use TLS 1.2 or later when any is set.
+	TLSCAFile, TLSCertFile, TLSKeyFile string
 }
 
 // BreakerSettings configures one circuit breaker per replica. Failures are
@@ -151,8 +157,12 @@ func NewUpstream(svc *MicroService, opts UpstreamOptions) (*Upstream, error) {
 	if svc.APIKey != "" {
 		u.authorization = []byte("Bearer " + svc.APIKey)
 	}
+	tlsConfig, err := upstreamTLSConfig(opts.TLSCAFile, opts.TLSCertFile, opts.TLSKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("service %q: %w", svc.Name, err)
+	}
 	for i, raw := range append([]string{first}, opts.Replicas...) {
-		r, err := u.newReplica(raw, opts)
+		r, err := u.newReplica(raw, opts, tlsConfig)
 		if err != nil {
 			return nil, err
 		}
@@ -163,7 +173,7 @@ func NewUpstream(svc *MicroService, opts UpstreamOptions) (*Upstream, error) {
 	return u, nil
 }
 
-func (u *Upstream) newReplica(raw string, opts UpstreamOptions) (*replica, error) {
+func (u *Upstream) newReplica(raw string, opts UpstreamOptions, tlsConfig *tls.Config) (*replica, error) {
 	parsed, err := url.Parse(raw)
 	if err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
 		return nil, fmt.Errorf("service %q: replica url %q must be an absolute http:// or https:// URL", u.svc.Name, raw)
@@ -186,6 +196,7 @@ func (u *Upstream) newReplica(raw string, opts UpstreamOptions) (*replica, error
 		Addr:                addr,
 		Name:                "megaflow",
 		IsTLS:               isTLS,
+		TLSConfig:           tlsConfig,
 		MaxConns:            maxConns,
 		MaxIdleConnDuration: cmpOr(opts.IdleTimeout, defaultIdleTimeout),
 		// A call that finds every connection busy waits for one, up to the
@@ -212,7 +223,7 @@ func (u *Upstream) newReplica(raw string, opts UpstreamOptions) (*replica, error
 	r.health.healthy.Store(true)
 	if u.health.Interval > 0 {
 		r.health.probeURL = parsed.Scheme + "://" + parsed.Host + u.health.Path
-		r.health.probeClient = newProbeClient(addr, isTLS, dialTimeout)
+		r.health.probeClient = newProbeClient(addr, isTLS, tlsConfig, dialTimeout)
 	}
 	return r, nil
 }

@@ -2,8 +2,13 @@ package runtime
 
 import (
 	"context"
+	"encoding/pem"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -569,5 +574,48 @@ func TestStaleKeepAliveRetriedOnNewConnection(t *testing.T) {
 	call, err := callUpstream(once, "x")
 	if err == nil || call.upstreamAttempts != 1 {
 		t.Errorf("not idempotent after an idle period: err %v, attempts %d; want the stale connection's 502 and no retry", err, call.upstreamAttempts)
+	}
+}
+
+func TestUpstreamTLSWithCAFile(t *testing.T) {
+	var probes atomic.Int64
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			probes.Add(1)
+			return
+		}
+		w.Write([]byte("secure"))
+	}))
+	t.Cleanup(srv.Close)
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(caFile, caPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	up, _ := newTestUpstream(t, []string{srv.URL + "/v1/x"}, UpstreamOptions{
+		TLSCAFile: caFile,
+		Health:    HealthSettings{Interval: 20 * time.Millisecond, Timeout: time.Second},
+	})
+	call, err := callUpstream(up, "x")
+	if err != nil {
+		t.Fatalf("call over TLS with the server's CA: %v", err)
+	}
+	if string(call.Output) != "secure" {
+		t.Errorf("output = %q, want secure", call.Output)
+	}
+	waitUntil(t, "a health probe over TLS succeeded", func() bool { return probes.Load() > 0 })
+	if !up.Replicas()[0].Healthy {
+		t.Error("replica unhealthy although its TLS health endpoint responds 200")
+	}
+
+	untrusted, _ := newTestUpstream(t, []string{srv.URL + "/v1/x"}, UpstreamOptions{TLSCAFile: "", Breaker: BreakerSettings{Disabled: true}})
+	if _, err := callUpstream(untrusted, "x"); AsError(err).Status != 502 {
+		t.Errorf("call without the server's CA: error %v, want 502 for an unverified certificate", err)
+	}
+
+	_, err = NewUpstream(&MicroService{Name: "bad", URL: srv.URL, Remote: true}, UpstreamOptions{TLSCAFile: filepath.Join(t.TempDir(), "missing.pem")})
+	if err == nil || !strings.Contains(err.Error(), `service "bad"`) {
+		t.Errorf("missing CA file: error %v, want one naming the service", err)
 	}
 }
