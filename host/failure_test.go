@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -333,5 +334,33 @@ func TestCompilationCacheDir(t *testing.T) {
 	}
 	if len(entries) == 0 {
 		t.Errorf("cache directory %s is empty after loading a plugin", dir)
+	}
+}
+
+func TestSandbox(t *testing.T) {
+	e := newEngine(t)
+	p := load(t, e, "nosy", guests["misbehave"], host.PluginOptions{Instances: 1})
+	var out host.RequestOutput
+
+	if err := p.Request(testContext(t), []byte("sandbox"), nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	// os.Args holds no program name either, because the host passes no
+	// arguments at all.
+	if got, want := string(out.Body), "file=true dir=true env=0 args=0"; got != want {
+		t.Errorf("guest's view of files, environment and arguments = %q, want %q", got, want)
+	}
+
+	// wazero's default wall clock is fixed in the past; the host gives
+	// guests the real one.
+	if err := p.Request(testContext(t), []byte("clock"), nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	guest, err := strconv.ParseInt(string(out.Body), 10, 64)
+	if err != nil {
+		t.Fatalf("clock output %q: %v", out.Body, err)
+	}
+	if diff := guest - time.Now().Unix(); diff < -3600 || diff > 3600 {
+		t.Errorf("guest wall clock is %d s away from the host's, want the real time", diff)
 	}
 }

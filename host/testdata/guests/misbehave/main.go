@@ -1,12 +1,16 @@
 // Command misbehave is a Go guest whose request hook fails in the way its
 // body names, for the host's failure tests: "exit" exits the instance,
 // "panic" panics, "loop" never returns, "oom" allocates until memory runs
-// out, "flood" prints 100,000 lines. Any other body is echoed.
+// out, "flood" prints 100,000 lines. "sandbox" reports what it could read
+// of the host's files and environment, and "clock" the wall clock's Unix
+// time. Any other body is echoed.
 package main
 
 import (
 	"fmt"
 	"os"
+	"strconv"
+	"time"
 
 	megaflow "github.com/megaflow/megaflow/guest-sdk/go"
 )
@@ -35,6 +39,14 @@ func init() {
 			for i := 0; i < 100_000; i++ {
 				fmt.Println("flood line", i)
 			}
+		case "sandbox":
+			_, fileErr := os.ReadFile("/etc/hostname")
+			_, dirErr := os.ReadDir("/")
+			megaflow.WriteString(fmt.Sprintf("file=%v dir=%v env=%d args=%d", fileErr != nil, dirErr != nil, len(os.Environ()), len(os.Args)))
+			return megaflow.OK
+		case "clock":
+			megaflow.WriteString(strconv.FormatInt(time.Now().Unix(), 10))
+			return megaflow.OK
 		}
 		megaflow.Write(req.Body)
 		return megaflow.OK
