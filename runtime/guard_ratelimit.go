@@ -51,7 +51,8 @@ const rateLimitShards = 32
 // else the client's IP address.
 //
 // Checking a request from a known client does not allocate, except that
-// reading X-Forwarded-For from a trusted proxy allocates one string.
+// reading X-Forwarded-For from a trusted proxy allocates one string per
+// address read.
 type RateLimitGuard struct {
 	limit    rate.Limit
 	burst    int
