@@ -14,8 +14,8 @@ import (
 	"time"
 )
 
-// localSnapshot serves POST /local, answered by a local service with
-// output, under set.
+// localSnapshot serves POST /local under set, where a local service
+// returns output.
 func localSnapshot(t testing.TB, set ServerSettings, output []byte) *Snapshot {
 	t.Helper()
 	svc := &MicroService{Name: "local", Handler: ExecutorFunc(func(_ context.Context, c *Call) error {
