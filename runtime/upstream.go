@@ -188,11 +188,27 @@ func (u *Upstream) newReplica(raw string, opts UpstreamOptions, tlsConfig *tls.C
 	}
 	isTLS := parsed.Scheme == "https"
 	dialTimeout := cmpOr(opts.DialTimeout, defaultDialTimeout)
+
+	r := &replica{
+		url:     raw,
+		client:  u.newCallClient(addr, isTLS, tlsConfig, dialTimeout, opts),
+		breaker: newBreaker(opts.Breaker, u.svc.Name, raw, u.log),
+	}
+	r.health.healthy.Store(true)
+	if u.health.Interval > 0 {
+		r.health.probeURL = parsed.Scheme + "://" + parsed.Host + u.health.Path
+		r.health.probeClient = newProbeClient(addr, isTLS, tlsConfig, dialTimeout)
+	}
+	return r, nil
+}
+
+// newCallClient returns the connection pool of one replica at addr.
+func (u *Upstream) newCallClient(addr string, isTLS bool, tlsConfig *tls.Config, dialTimeout time.Duration, opts UpstreamOptions) *fasthttp.HostClient {
 	maxConns := u.svc.MaxConns
 	if maxConns <= 0 {
 		maxConns = defaultMaxConns
 	}
-	client := &fasthttp.HostClient{
+	return &fasthttp.HostClient{
 		Addr:                addr,
 		Name:                "megaflow",
 		IsTLS:               isTLS,
@@ -208,6 +224,7 @@ func (u *Upstream) newReplica(raw string, opts UpstreamOptions, tlsConfig *tls.C
 		RetryIfErr:               func(*fasthttp.Request, int, error) (bool, bool) { return false, false },
 		NoDefaultUserAgentHeader: true,
 		DisablePathNormalizing:   true,
+		// fasthttp passes the attempt's remaining time as timeout.
 		DialTimeout: func(addr string, timeout time.Duration) (net.Conn, error) {
 			if timeout <= 0 || timeout > dialTimeout {
 				timeout = dialTimeout
@@ -219,13 +236,6 @@ func (u *Upstream) newReplica(raw string, opts UpstreamOptions, tlsConfig *tls.C
 			return conn, nil
 		},
 	}
-	r := &replica{url: raw, client: client, breaker: newBreaker(opts.Breaker, u.svc.Name, raw, u.log)}
-	r.health.healthy.Store(true)
-	if u.health.Interval > 0 {
-		r.health.probeURL = parsed.Scheme + "://" + parsed.Host + u.health.Path
-		r.health.probeClient = newProbeClient(addr, isTLS, tlsConfig, dialTimeout)
-	}
-	return r, nil
 }
 
 func cmpOr[T comparable](v, def T) T {
