@@ -25,10 +25,14 @@ type Options struct {
 
 // Hooks runs one plugin as the hooks of one node. It implements every hook
 // interface of the runtime package; assign it only to the hooks the
-// plugin implements (see host.Plugin.Has). It is safe for concurrent use.
+// plugin implements (see host.Plugin.Has). It counts every call in the
+// megaflow_plugin_calls_total{plugin, node, hook, outcome} counter of the
+// default VictoriaMetrics set, which the admin server's /metrics exports.
+// It is safe for concurrent use.
 type Hooks struct {
 	plugin  *host.Plugin
 	opts    Options
+	metrics *callMetrics
 	scratch sync.Pool // of *scratch: buffers, never plugin instances
 }
 
@@ -58,7 +62,7 @@ const maxKeptBuffer = 1 << 20
 
 // New returns the hooks that run p for opts.Node.
 func New(p *host.Plugin, opts Options) *Hooks {
-	h := &Hooks{plugin: p, opts: opts}
+	h := &Hooks{plugin: p, opts: opts, metrics: newCallMetrics(p.Name(), opts.Node)}
 	h.scratch.New = func() any { return new(scratch) }
 	return h
 }
@@ -72,7 +76,12 @@ func (h *Hooks) put(s *scratch) {
 	h.scratch.Put(s)
 }
 
-func (h *Hooks) wrap(err error) error {
+// done counts the call and turns its error, if any, into the runtime's.
+func (h *Hooks) done(hook host.Hook, err error) error {
+	h.metrics.count(hook, err)
+	if err == nil {
+		return nil
+	}
 	var e *host.Error
 	if h.opts.WrapError != nil && errors.As(err, &e) {
 		return h.opts.WrapError(h.opts.Node, e)
@@ -89,8 +98,9 @@ func (h *Hooks) ShapeRequest(ctx context.Context, call *runtime.Call) error {
 	s.headers = s.headers[:0]
 	call.VisitHeaders(s.appendHeader)
 	if err := h.plugin.Request(ctx, call.Input, s.headers, &s.request); err != nil {
-		return h.wrap(err)
+		return h.done(host.HookRequest, err)
 	}
+	h.metrics.count(host.HookRequest, nil)
 	for _, edit := range s.request.Headers {
 		// NOTE: runtime.Call can add headers but not remove them, so a
 		// plugin's delete_header has no effect yet, and set_header adds a
@@ -115,8 +125,8 @@ func (h *Hooks) ShapeResponse(ctx context.Context, call *runtime.Call) error {
 	defer h.put(s)
 	out, changed, err := h.plugin.Response(ctx, call.Output, s.output[:0])
 	s.output = out[:0]
-	if err != nil {
-		return h.wrap(err)
+	if err := h.done(host.HookResponse, err); err != nil {
+		return err
 	}
 	if changed {
 		call.SetOutput(out)
@@ -127,10 +137,7 @@ func (h *Hooks) ShapeResponse(ctx context.Context, call *runtime.Call) error {
 // ShapeEvent runs the plugin's event hook on one server-sent event.
 func (h *Hooks) ShapeEvent(ctx context.Context, event []byte, dst []byte) ([]byte, error) {
 	out, err := h.plugin.Event(ctx, event, dst)
-	if err != nil {
-		return out, h.wrap(err)
-	}
-	return out, nil
+	return out, h.done(host.HookEvent, err)
 }
 
 // Aggregate runs the plugin's aggregate hook on the predecessors' outputs.
@@ -143,16 +150,10 @@ func (h *Hooks) Aggregate(ctx context.Context, inputs []runtime.NamedInput, dst 
 	out, err := h.plugin.Aggregate(ctx, s.inputs, dst)
 	clear(s.inputs) // drop references to the request's buffers
 	s.inputs = s.inputs[:0]
-	if err != nil {
-		return out, h.wrap(err)
-	}
-	return out, nil
+	return out, h.done(host.HookAggregate, err)
 }
 
 // Route runs the plugin's route hook on the node's output.
 func (h *Hooks) Route(ctx context.Context, output []byte, successors []string, selected []bool) error {
-	if err := h.plugin.Route(ctx, output, successors, selected); err != nil {
-		return h.wrap(err)
-	}
-	return nil
+	return h.done(host.HookRoute, h.plugin.Route(ctx, output, successors, selected))
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
+
 	"github.com/megaflow/megaflow/host"
 	"github.com/megaflow/megaflow/host/hookadapter"
 	"github.com/megaflow/megaflow/runtime"
@@ -162,5 +164,19 @@ func BenchmarkShapeRequest(b *testing.B) {
 		if err := h.ShapeRequest(ctx, call); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestCallsCountedInMetrics(t *testing.T) {
+	h := newHooks(t, hookadapter.Options{Node: "metered"})
+	ctx := testContext(t)
+	for _, body := range []string{"one", "two", ""} {
+		call := &runtime.Call{Node: "metered", Input: []byte(body)}
+		_ = h.ShapeRequest(ctx, call)
+	}
+	ok := metrics.GetOrCreateCounter(`megaflow_plugin_calls_total{plugin="reference",node="metered",hook="request",outcome="ok"}`).Get()
+	failed := metrics.GetOrCreateCounter(`megaflow_plugin_calls_total{plugin="reference",node="metered",hook="request",outcome="failed"}`).Get()
+	if ok != 2 || failed != 1 {
+		t.Errorf("counted %d ok and %d failed request hook calls, want 2 and 1", ok, failed)
 	}
 }
