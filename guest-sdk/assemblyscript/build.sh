@@ -15,9 +15,17 @@ install_debian() {
 	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"
 }
 
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-	echo "installing Debian's nodejs and npm"
-	install_debian nodejs npm
+# Some Node.js builds bundle npm and conflict with Debian's npm package, so
+# npm is installed only when it is still missing after nodejs.
+# NOTE: assemblyscript 0.28 declares Node.js 20 or later; Debian 12's
+# nodejs package is 18, on which the compiler has not been tried.
+if ! command -v node >/dev/null; then
+	echo "installing Debian's nodejs"
+	install_debian nodejs
+fi
+if ! command -v npm >/dev/null; then
+	echo "installing Debian's npm"
+	install_debian npm
 fi
 if ! [ -x node_modules/.bin/asc ]; then
 	echo "installing assemblyscript from npm (npm ci)"

@@ -128,7 +128,7 @@ func (r *logRecorder) count() int {
 
 func newEngine(t testing.TB) *host.Engine {
 	t.Helper()
-	e, err := host.NewEngine(context.Background(), host.EngineOptions{CacheDir: cacheDir})
+	e, err := host.NewEngine(context.Background(), host.EngineOptions{CacheDir: cacheDir, Logger: discardLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,6 +138,10 @@ func newEngine(t testing.TB) *host.Engine {
 		}
 	})
 	return e
+}
+
+func discardLogger() *slog.Logger {
+	return slog.New(slog.DiscardHandler)
 }
 
 // loaded is a plugin loaded with one configuration, and its log.
