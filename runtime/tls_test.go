@@ -341,3 +341,70 @@ func TestTLSUpstreamConfig(t *testing.T) {
 		t.Errorf("certificate without key: error = %v", err)
 	}
 }
+
+func TestTLSUpstreamMutualEndToEnd(t *testing.T) {
+	ca := newTestCA(t)
+	serverCert, serverKey := ca.issue(t, "upstream", "upstream", 2)
+	clientCert, clientKey := ca.issue(t, "client", "megaflow-client", 3)
+	pair, err := tls.LoadX509KeyPair(serverCert, serverKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcpLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := tls.NewListener(tcpLn, &tls.Config{
+		Certificates: []tls.Certificate{pair},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    ca.pool(),
+		MinVersion:   tls.VersionTLS12,
+	})
+	upstream := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		ctx.SetBodyString("hello " + ctx.TLSConnectionState().PeerCertificates[0].Subject.CommonName + ": " + string(ctx.PostBody()))
+	}}
+	go upstream.Serve(ln)
+	t.Cleanup(func() { upstream.Shutdown() })
+	url := "https://" + tcpLn.Addr().String() + "/v1/echo"
+
+	// serveThrough serves POST /process, calling the upstream with opts.
+	serveThrough := func(t *testing.T, opts UpstreamOptions) string {
+		svc := &MicroService{Name: "secure", URL: url, Remote: true, Timeout: 5 * time.Second}
+		up, err := NewUpstream(svc, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { up.Close() })
+		plan, err := CompilePlan(FlowSpec{Name: "secure", Nodes: []NodeSpec{{Service: svc, Exec: up}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap, err := NewSnapshot(ServerSettings{}, []Route{{Path: "/process", Plan: plan}}, []*MicroService{svc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return startMegaflow(t, snap)
+	}
+
+	t.Run("client certificate", func(t *testing.T) {
+		base := serveThrough(t, UpstreamOptions{TLSCAFile: ca.caFile(t), TLSCertFile: clientCert, TLSKeyFile: clientKey})
+		resp, out := post(t, base+"/process", "text/plain", []byte("ping"))
+		if resp.StatusCode != 200 || string(out) != "hello megaflow-client: ping" {
+			t.Errorf("mTLS flow: %d %q", resp.StatusCode, out)
+		}
+	})
+	t.Run("no client certificate", func(t *testing.T) {
+		base := serveThrough(t, UpstreamOptions{TLSCAFile: ca.caFile(t), Breaker: BreakerSettings{Disabled: true}})
+		resp, out := post(t, base+"/process", "text/plain", []byte("ping"))
+		if resp.StatusCode != 502 || decodeError(t, out).Service != "secure" {
+			t.Errorf("flow without a client certificate: %d %s, want 502 naming the service", resp.StatusCode, out)
+		}
+	})
+	t.Run("untrusted server", func(t *testing.T) {
+		base := serveThrough(t, UpstreamOptions{TLSCertFile: clientCert, TLSKeyFile: clientKey, Breaker: BreakerSettings{Disabled: true}})
+		resp, out := post(t, base+"/process", "text/plain", []byte("ping"))
+		if resp.StatusCode != 502 {
+			t.Errorf("flow to a server outside the system roots: %d %s, want 502", resp.StatusCode, out)
+		}
+	})
+}
