@@ -20,9 +20,9 @@
 //	var out host.RequestOutput
 //	err = plugin.Request(ctx, body, headers, &out)
 //
-// A failing call returns an *Error whose Kind tells a failure the guest
+// A failing call returns an *Error. Its Kind separates a failure the guest
 // chose (KindFailed, with its HTTP status and message) from a trap, a
-// timeout, memory exhaustion or an ABI violation, after which the instance
+// timeout, memory exhaustion or an ABI violation. After those the instance
 // is closed and a fresh one takes its place. Closing the Engine, or a
 // Plugin, closes every instance once its call returns.
 //
