@@ -70,3 +70,29 @@ type Router interface {
 type Guard interface {
 	Check(ctx *fasthttp.RequestCtx) *Error
 }
+
+// RouteAPI gives a route a client-facing API shape around its flow, such
+// as OpenAI's chat completions, so that clients of that API work unchanged.
+// It must be safe for concurrent use.
+type RouteAPI interface {
+	// Request reads the client's body and appends the flow's input to
+	// input and the request-level parameters, a JSON object that nodes
+	// may receive through NodeSpec.Params, to params (nothing for none).
+	// A returned *Error, such as 400 for a malformed request, is the
+	// answer.
+	Request(body, input, params []byte) (newInput, newParams []byte, err error)
+	// Response turns the flow's whole output into the client's body,
+	// appended to dst, and returns its content type.
+	Response(output, contentType, dst []byte) (body []byte, bodyType string, err error)
+	// StreamEvent reshapes one event of a streamed output for the client,
+	// appending it to dst; returning dst unchanged drops the event.
+	StreamEvent(event, dst []byte) ([]byte, error)
+	// StreamEnd appends what closes a complete stream, such as
+	// "data: [DONE]\n\n". It is not sent after a broken stream.
+	StreamEnd(dst []byte) []byte
+}
+
+// ParamInjector adds request-level parameters (see RouteAPI) to a node's
+// input: it appends the new input to dst and returns it. It runs before
+// the node's request hook, only when the request has parameters.
+type ParamInjector func(input, params, dst []byte) ([]byte, error)

@@ -44,6 +44,9 @@ type NodeSpec struct {
 	Events    EventShaper
 	Aggregate Aggregator
 	Route     Router
+	// Params adds the request's parameters to the node's input, such as
+	// max_tokens for an LLM or k for a retriever. Nil means none.
+	Params ParamInjector
 	// Hook names, for graphs and error messages.
 	RequestName, ResponseName, EventsName, AggregateName, RouteName string
 }

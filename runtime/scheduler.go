@@ -59,6 +59,7 @@ type runState struct {
 	deadline time.Time
 	input    []byte
 	inType   []byte
+	params   []byte
 	reqID    []byte
 	trace    []byte
 
@@ -73,6 +74,8 @@ type runState struct {
 	// node i ran and chose its k-th successor.
 	selected []bool
 	selOff   []int
+	// paramBuf is per-node scratch for parameter injection.
+	paramBuf [][]byte
 	// named and aggBuf are per-node scratch for fan-in.
 	named  [][]NamedInput
 	aggBuf [][]byte
@@ -113,19 +116,20 @@ func (p *runStatePool) put(rs *runState) { p.pool.Put(rs) }
 func newRunState(p *Plan) *runState {
 	n := len(p.nodes)
 	rs := &runState{
-		plan:    p,
-		pending: make([]atomic.Int32, n),
-		active:  make([]atomic.Int32, n),
-		state:   make([]NodeState, n),
-		errs:    make([]error, n),
-		startAt: make([]time.Duration, n),
-		dur:     make([]time.Duration, n),
-		calls:   make([]Call, n),
-		selOff:  make([]int, n),
-		named:   make([][]NamedInput, n),
-		aggBuf:  make([][]byte, n),
-		ready:   make([][]int32, n),
-		wake:    make(chan struct{}, 1),
+		plan:     p,
+		pending:  make([]atomic.Int32, n),
+		active:   make([]atomic.Int32, n),
+		state:    make([]NodeState, n),
+		errs:     make([]error, n),
+		startAt:  make([]time.Duration, n),
+		dur:      make([]time.Duration, n),
+		calls:    make([]Call, n),
+		selOff:   make([]int, n),
+		named:    make([][]NamedInput, n),
+		aggBuf:   make([][]byte, n),
+		paramBuf: make([][]byte, n),
+		ready:    make([][]int32, n),
+		wake:     make(chan struct{}, 1),
 	}
 	edges := 0
 	for i := range p.nodes {
@@ -150,6 +154,9 @@ type runInput struct {
 	contentType []byte
 	requestID   []byte
 	traceparent []byte
+	// params are the request-level parameters from a RouteAPI, nil for
+	// none.
+	params []byte
 	// deadline bounds the whole flow; zero means none.
 	deadline time.Time
 }
@@ -174,6 +181,7 @@ func (rs *runState) prepare(parent context.Context, in *runInput) {
 	rs.deadline = in.deadline
 	rs.input = append(rs.input[:0], in.body...)
 	rs.inType = append(rs.inType[:0], in.contentType...)
+	rs.params = append(rs.params[:0], in.params...)
 	rs.reqID = append(rs.reqID[:0], in.requestID...)
 	rs.trace = append(rs.trace[:0], in.traceparent...)
 	for i := range p.nodes {
@@ -458,6 +466,14 @@ func (rs *runState) finishNode(n *planNode) []int32 {
 func (rs *runState) runNode(n *planNode, call *Call) error {
 	if err := rs.buildInput(n, call); err != nil {
 		return err
+	}
+	if n.Params != nil && len(rs.params) > 0 {
+		in, err := n.Params(call.Input, rs.params, rs.paramBuf[n.index][:0])
+		if err != nil {
+			return &Error{Status: 400, Message: "request parameters do not fit the node's input", Node: n.Name, Service: serviceName(n), Err: err}
+		}
+		rs.paramBuf[n.index] = in
+		call.Input = in
 	}
 	if n.Request != nil {
 		if err := n.Request.ShapeRequest(rs, call); err != nil {

@@ -81,6 +81,7 @@ type request struct {
 	start  time.Time
 	id     []byte
 	route  *routeMetrics
+	api    RouteAPI
 	status int
 	bytes  int
 }
@@ -147,6 +148,20 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, req *request) (streaming bool) 
 		requestID:   req.id,
 		traceparent: trace,
 		deadline:    req.start.Add(set.RequestTimeout),
+	}
+	if req.api = route.apis[k]; req.api != nil {
+		body, params, err := req.api.Request(in.body, nil, nil)
+		if err != nil {
+			e := AsError(err)
+			if e.Status == 500 {
+				e = &Error{Status: 400, Message: "invalid request body", Err: err}
+			}
+			s.inFlight.Add(-1)
+			megaservice.inFlight.Dec()
+			s.writeError(ctx, req, e)
+			return false
+		}
+		in.body, in.params, in.contentType = body, params, jsonType
 	}
 	rs := route.plans[k].startRun(context.Background(), &in)
 	if r := s.writeResult(ctx, rs, req); r >= 0 && rs.calls[r].stream != nil {
@@ -225,10 +240,21 @@ func (s *Server) writeResult(ctx *fasthttp.RequestCtx, rs *runState, req *reques
 	} else {
 		ctx.Response.Header.SetNoDefaultContentType(true)
 	}
-	if call.stream == nil {
-		ctx.Response.SetBody(call.Output)
-		req.bytes = len(call.Output)
+	if call.stream != nil {
+		return r
 	}
+	out := call.Output
+	if req.api != nil {
+		body, bodyType, err := req.api.Response(call.Output, call.OutputType, nil)
+		if err != nil {
+			s.writeError(ctx, req, &Error{Status: fasthttp.StatusBadGateway, Message: "the flow's output does not fit the route's API", Service: serviceName(&rs.plan.nodes[r]), Err: err})
+			return -1
+		}
+		out = body
+		ctx.Response.Header.SetContentType(bodyType)
+	}
+	ctx.Response.SetBody(out)
+	req.bytes = len(out)
 	return r
 }
 
@@ -293,6 +319,7 @@ func (s *Server) forwardStream(w *bufio.Writer, conn net.Conn, rs *runState, r i
 		lastToken time.Time
 		tokens    int
 		shaped    []byte
+		apiShaped []byte
 	)
 	for {
 		var ev []byte
@@ -310,6 +337,16 @@ func (s *Server) forwardStream(w *bufio.Writer, conn net.Conn, rs *runState, r i
 				continue
 			}
 			ev = shaped
+		}
+		if req.api != nil {
+			apiShaped, err = req.api.StreamEvent(ev, apiShaped[:0])
+			if err != nil {
+				break
+			}
+			if len(apiShaped) == 0 {
+				continue
+			}
+			ev = apiShaped
 		}
 		if writeTimeout > 0 {
 			conn.SetWriteDeadline(time.Now().Add(writeTimeout))
@@ -339,6 +376,12 @@ func (s *Server) forwardStream(w *bufio.Writer, conn net.Conn, rs *runState, r i
 		s.log.Info("client went away mid-stream", "request_id", string(req.id), "service", serviceName(node), "tokens", tokens)
 	case err == io.EOF:
 		st.close(nil)
+		if req.api != nil {
+			if end := req.api.StreamEnd(nil); len(end) > 0 {
+				w.Write(end)
+				w.Flush()
+			}
+		}
 	default:
 		st.close(err)
 		e := AsError(err)

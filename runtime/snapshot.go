@@ -79,6 +79,10 @@ type Route struct {
 	// Guards check each request, in order, before the flow runs:
 	// authentication, rate limits, content checks. Nil means none.
 	Guards []Guard
+	// API shapes the route's requests and answers, such as OpenAI's chat
+	// completions. Nil passes the body to the flow and its output back
+	// unchanged.
+	API RouteAPI
 }
 
 // Snapshot is one immutable, compiled configuration: settings, routes with
@@ -97,6 +101,7 @@ type routeEntry struct {
 	methods []string
 	plans   []*Plan         // plans[k] answers methods[k]
 	guards  [][]Guard       // guards[k] check methods[k]
+	apis    []RouteAPI      // apis[k] shapes methods[k], nil for none
 	metrics []*routeMetrics // metrics[k] counts methods[k]
 	allow   string          // value of the Allow header for 405
 }
@@ -135,6 +140,7 @@ func NewSnapshot(settings ServerSettings, routes []Route, services []*MicroServi
 			e.methods = append(e.methods, m)
 			e.plans = append(e.plans, r.Plan)
 			e.guards = append(e.guards, r.Guards)
+			e.apis = append(e.apis, r.API)
 			e.metrics = append(e.metrics, newRouteMetrics(r.Path, m))
 		}
 		e.allow = strings.Join(e.methods, ", ")
