@@ -25,7 +25,7 @@ build=$(mktemp -d)
 trap 'rm -rf "$build"' EXIT
 flags="--edition 2021 --target $target -C opt-level=s -C strip=symbols"
 # rustc reserves a 1 MiB stack in linear memory by default, which every
-# instance pays for when it starts; 128 KiB is plenty for these plugins.
+# instance pays for when it starts. 128 KiB is plenty for these plugins.
 cdylib_flags="-C link-arg=-zstack-size=131072"
 
 "$rustc" $flags --crate-type rlib --crate-name megaflow --out-dir "$build" src/lib.rs

@@ -1,6 +1,6 @@
 //! The functions behind the exports that [`plugin!`](crate::plugin)
 //! generates. They are public only so that the macro can reach them from
-//! the plugin crate; plugins do not call them.
+//! the plugin crate, and plugins do not call them.
 
 use crate::frame::Frames;
 use crate::state::{self, finish};

@@ -2,7 +2,7 @@
 //! blocks, aggregate batches and route name lists are lists of frames.
 
 /// An iterator over the frames of a frame list. It stops at the end of the
-/// list or at a truncated frame; [`Frames::rest`] tells which.
+/// list or at a truncated frame, and [`Frames::rest`] tells which.
 #[derive(Clone, Debug)]
 pub struct Frames<'a> {
     rest: &'a [u8],

@@ -47,7 +47,7 @@ pub const ABI_VERSION: i32 = 1;
 pub struct Status(pub i32);
 
 impl Status {
-    /// What the hook wrote replaces its input.
+    /// Success: the hook's output replaces its input.
     pub const OK: Status = Status(0);
     /// The input passes through as it was, and anything written is
     /// discarded. For a route hook it selects every successor.
@@ -137,7 +137,7 @@ pub fn fail_bytes(status: i32, message: &[u8]) -> Status {
 }
 
 /// Answers the client with `status` (200 to 399) and `body` in place of
-/// calling the node's service; request hook only. Another status fails the
+/// calling the node's service, from a request hook only. Another status fails the
 /// call with 500.
 pub fn respond(status: i32, body: &[u8]) -> Status {
     if !(200..=399).contains(&status) {
@@ -149,13 +149,13 @@ pub fn respond(status: i32, body: &[u8]) -> Status {
     Status(status)
 }
 
-/// Sets an outgoing header, replacing any of the same name; request hook
-/// only.
+/// Sets an outgoing header, replacing any of the same name, from a request
+/// hook only.
 pub fn set_header(name: &[u8], value: &[u8]) {
     state::host_set_header(name, value);
 }
 
-/// Removes an outgoing header; request hook only.
+/// Removes an outgoing header, from a request hook only.
 pub fn delete_header(name: &[u8]) {
     state::host_delete_header(name);
 }

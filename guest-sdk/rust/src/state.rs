@@ -8,7 +8,7 @@ use core::ptr::addr_of_mut;
 static mut INPUT: Vec<u8> = Vec::new();
 static mut OUTPUT: Vec<u8> = Vec::new();
 
-/// The largest output buffer kept for the next call, in bytes; a larger one
+/// The largest output buffer kept for the next call, in bytes. A larger one
 /// is freed.
 const MAX_KEPT_OUTPUT: usize = 1 << 20;
 
