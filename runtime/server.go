@@ -314,6 +314,12 @@ func (s *Server) forwardStream(w *bufio.Writer, conn net.Conn, rs *runState, r i
 	st := call.stream
 	call.stream = nil
 	node := &rs.plan.nodes[r]
+	var clientGone atomic.Bool
+	stopWatch := watchDisconnect(conn, func() {
+		clientGone.Store(true)
+		st.interrupt()
+	})
+	defer stopWatch()
 	var (
 		err       error
 		lastToken time.Time
@@ -324,6 +330,9 @@ func (s *Server) forwardStream(w *bufio.Writer, conn net.Conn, rs *runState, r i
 	for {
 		var ev []byte
 		ev, err = st.next()
+		if clientGone.Load() {
+			err = errClientGone
+		}
 		if err != nil {
 			break
 		}
@@ -371,7 +380,8 @@ func (s *Server) forwardStream(w *bufio.Writer, conn net.Conn, rs *runState, r i
 	}
 	switch {
 	case errors.Is(err, errClientGone):
-		st.close(err)
+		// Canceled, so the replica's breaker does not count it.
+		st.close(context.Canceled)
 		req.status = 499 // client closed the request, as nginx logs it
 		s.log.Info("client went away mid-stream", "request_id", string(req.id), "service", serviceName(node), "tokens", tokens)
 	case err == io.EOF:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -17,6 +18,9 @@ type upstreamStream struct {
 	replica *replica
 	resp    *fasthttp.Response
 	events  *eventReader
+	// mu orders interrupt, called by the disconnect watch, with close.
+	mu     sync.Mutex
+	closed bool
 }
 
 var eventStreamType = []byte("text/event-stream")
@@ -84,10 +88,27 @@ func (s *upstreamStream) next() ([]byte, error) { return s.events.next() }
 // closes the upstream connection, which also interrupts a read blocked in
 // another goroutine; err is the reason, nil for a complete stream.
 func (s *upstreamStream) close(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.closed = true
 	status := s.resp.StatusCode()
 	s.resp.CloseBodyStream()
 	fasthttp.ReleaseResponse(s.resp)
 	s.up.release(s.replica, err, status)
+}
+
+// interrupt closes the upstream connection from another goroutine, which
+// makes a read blocked in next return an error; the reader still calls
+// close.
+func (s *upstreamStream) interrupt() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.resp.CloseBodyStream()
+	}
 }
 
 // drainStream reads a stream left in call into its output, for callers
