@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"time"
 
 	"github.com/megaflow/megaflow/bench/load"
 )
@@ -28,6 +29,10 @@ type Options struct {
 	Load load.Config
 	// Log receives one line per finished run. Nil prints nothing.
 	Log io.Writer
+	// CPU, when set, returns the CPU time used so far by each process
+	// behind the targets, keyed by process name. Run divides what each one
+	// used in a measured window by the window's requests.
+	CPU func() (map[string]time.Duration, error)
 	// Check, when set, runs after every run. An error stops the
 	// comparison and is returned, so that a target process that died is
 	// reported instead of recorded as a run full of errors.
@@ -48,6 +53,14 @@ type TargetResult struct {
 	// Ratio is Median divided by the first target's Median, figure by
 	// figure. The first target's ratios are all 1.
 	Ratio Figures `json:"ratio_to_first"`
+	// CPUPerRequest contains, per run, the CPU microseconds per request
+	// that each process used in the measured window: the load generator
+	// under SelfName and the processes of Options.CPU. Every process on
+	// the machine counts, whichever target it serves. Nil entries mean
+	// that no CPU time could be read.
+	CPUPerRequest []map[string]float64 `json:"cpu_us_per_request,omitempty"`
+	// MedianCPUPerRequest is the median of CPUPerRequest over the runs.
+	MedianCPUPerRequest map[string]float64 `json:"median_cpu_us_per_request,omitempty"`
 }
 
 // Figures are the compared figures of one run, or their medians. The
@@ -121,6 +134,8 @@ func Run(ctx context.Context, targets []Target, opts Options) (*Comparison, erro
 			tr := &c.Targets[i]
 			cfg := opts.Load
 			cfg.URL = tr.URL
+			window := &cpuWindow{read: opts.CPU}
+			cfg.OnWindow = window.hook
 			res, err := load.Run(ctx, cfg)
 			if err != nil {
 				return nil, fmt.Errorf("target %s, round %d: %w", tr.Name, round, err)
@@ -135,6 +150,7 @@ func Run(ctx context.Context, targets []Target, opts Options) (*Comparison, erro
 				}
 			}
 			tr.Runs = append(tr.Runs, res)
+			tr.CPUPerRequest = append(tr.CPUPerRequest, window.perRequest(res.Requests))
 			if opts.Log != nil {
 				fmt.Fprintf(opts.Log, "round %d of %d, %-10s %9.0f req/s  p99 %s  errors %d\n",
 					round, opts.Rounds, tr.Name, res.Throughput, load.FormatMs(res.Latency.P99Ms), res.Errors.Total)
@@ -151,7 +167,9 @@ func (c *Comparison) finish() {
 	for i := range c.Targets {
 		tr := &c.Targets[i]
 		tr.Runs = tr.Runs[:min(len(tr.Runs), c.Rounds)]
+		tr.CPUPerRequest = tr.CPUPerRequest[:len(tr.Runs)]
 		tr.Median = medianFigures(tr.Runs)
+		tr.MedianCPUPerRequest = medianCPU(tr.CPUPerRequest)
 	}
 	if len(c.Targets) == 0 {
 		return

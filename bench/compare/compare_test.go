@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -66,6 +67,14 @@ func TestRunAlternatesAndRatios(t *testing.T) {
 	for i, name := range wantOrder {
 		if !strings.Contains(lines[i], name) {
 			t.Errorf("run %d: log line %q, want target %s (alternating order)", i+1, lines[i], name)
+		}
+	}
+	for _, tr := range cmp.Targets {
+		if len(tr.CPUPerRequest) != 3 {
+			t.Errorf("%s: %d CPU samples, want one per run", tr.Name, len(tr.CPUPerRequest))
+		}
+		if runtime.GOOS == "linux" && tr.MedianCPUPerRequest[SelfName] <= 0 {
+			t.Errorf("%s: median CPU of the load generator = %g µs per request, want > 0", tr.Name, tr.MedianCPUPerRequest[SelfName])
 		}
 	}
 	if r := cmp.Targets[0].Ratio.Throughput; r != 1 {

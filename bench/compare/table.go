@@ -3,6 +3,8 @@ package compare
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -36,8 +38,35 @@ func (c *Comparison) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "Medians over %d rounds; latency ratios to %s in brackets.\n", c.Rounds, first)
-	return err
+	if _, err := fmt.Fprintf(w, "Medians over %d rounds; latency ratios to %s in brackets.\n", c.Rounds, first); err != nil {
+		return err
+	}
+	return c.writeCPU(w, "")
+}
+
+// writeCPU writes one line per target with the median CPU microseconds per
+// request of each process, each line starting with prefix. Processes that
+// used less than 0.05 µs per request, idle for this target, are left out.
+func (c *Comparison) writeCPU(w io.Writer, prefix string) error {
+	for _, t := range c.Targets {
+		if len(t.MedianCPUPerRequest) == 0 {
+			continue
+		}
+		parts := make([]string, 0, len(t.MedianCPUPerRequest))
+		var total float64
+		for _, name := range slices.Sorted(maps.Keys(t.MedianCPUPerRequest)) {
+			us := t.MedianCPUPerRequest[name]
+			if us < 0.05 {
+				continue
+			}
+			total += us
+			parts = append(parts, fmt.Sprintf("%s %.1f", name, us))
+		}
+		if _, err := fmt.Fprintf(w, "%sCPU µs per request via %s (median): %s; total %.1f\n", prefix, t.Name, strings.Join(parts, ", "), total); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func latencyWithRatio(ms, ratio float64) string {
@@ -79,8 +108,24 @@ func (c *Comparison) WriteMarkdown(w io.Writer) error {
 		}
 		fmt.Fprintf(&b, " %s |\n", strings.Join(rounds, ", "))
 	}
+	if c.hasCPU() {
+		b.WriteString("\n")
+		if err := c.writeCPU(&b, "- "); err != nil {
+			return err
+		}
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// hasCPU reports whether any target has CPU figures.
+func (c *Comparison) hasCPU() bool {
+	for _, t := range c.Targets {
+		if len(t.MedianCPUPerRequest) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // streaming reports whether any run read event streams.

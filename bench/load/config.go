@@ -74,6 +74,12 @@ type Config struct {
 	// ProgressInterval is the time between progress lines. Zero means 1 s
 	// on a terminal and 5 s otherwise.
 	ProgressInterval time.Duration
+
+	// OnWindow, when set, is called with true when the measured window
+	// opens (after the warmup) and with false when the run ends, so that
+	// the caller can measure something over the same window, such as CPU
+	// time. It runs on its own goroutine and must not block for long.
+	OnWindow func(open bool)
 }
 
 // Header is one request header.

@@ -64,6 +64,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		defer timer.Stop()
 	}
 
+	windowOpened := make(chan struct{})
+	openWindow := func() {
+		if cfg.OnWindow != nil {
+			cfg.OnWindow(true)
+		}
+		close(windowOpened)
+	}
+	windowTimer := time.AfterFunc(cfg.Warmup, openWindow)
+
 	col := newCollector(r)
 	collectorDone := col.start()
 
@@ -75,6 +84,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	workers.Wait()
 	end := time.Now()
 	r.stop()
+	// A run that ended during the warmup still opens the window first, so
+	// OnWindow sees true before false.
+	if windowTimer.Stop() {
+		openWindow()
+	}
+	<-windowOpened
+	if cfg.OnWindow != nil {
+		cfg.OnWindow(false)
+	}
 	<-collectorDone
 	col.collect(end, true)
 	col.clearProgress()

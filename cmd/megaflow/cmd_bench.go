@@ -413,6 +413,7 @@ func runBenchCompare(args []string) int {
 	if running != nil {
 		defer running.Close()
 		opts.Check = running.Check
+		opts.CPU = running.CPU
 	}
 	// One progress line per finished run replaces the per-run progress.
 	opts.Load.Progress = nil
