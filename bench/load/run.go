@@ -31,10 +31,11 @@ type runner struct {
 	shards   []*shard
 }
 
-// Run sends load as cfg describes and returns the figures. It returns when
+// Run sends load as cfg describes and returns the figures. It returns once
 // the duration or the request count is reached and every in-flight request
-// has finished or timed out, or soon after ctx is cancelled, in which case
-// the figures cover the part that ran. The error reports an invalid cfg.
+// has finished or timed out. After ctx is cancelled it returns as soon as
+// the in-flight requests end, with figures for the part that ran. The
+// error reports an invalid cfg.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -85,7 +86,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	end := time.Now()
 	r.stop()
 	// A run that ended during the warmup still opens the window first, so
-	// OnWindow sees true before false.
+	// OnWindow receives true before false.
 	if windowTimer.Stop() {
 		openWindow()
 	}
