@@ -134,8 +134,8 @@ func Run(ctx context.Context, targets []Target, opts Options) (*Comparison, erro
 			tr := &c.Targets[i]
 			cfg := opts.Load
 			cfg.URL = tr.URL
-			window := &cpuWindow{read: opts.CPU}
-			cfg.OnWindow = window.hook
+			window := NewCPUWindow(opts.CPU)
+			cfg.OnWindow = window.Hook
 			res, err := load.Run(ctx, cfg)
 			if err != nil {
 				return nil, fmt.Errorf("target %s, round %d: %w", tr.Name, round, err)
@@ -150,7 +150,7 @@ func Run(ctx context.Context, targets []Target, opts Options) (*Comparison, erro
 				}
 			}
 			tr.Runs = append(tr.Runs, res)
-			tr.CPUPerRequest = append(tr.CPUPerRequest, window.perRequest(res.Requests))
+			tr.CPUPerRequest = append(tr.CPUPerRequest, window.PerRequest(res.Requests))
 			if opts.Log != nil {
 				fmt.Fprintf(opts.Log, "round %d of %d, %-10s %9.0f req/s  p99 %s  errors %d\n",
 					round, opts.Rounds, tr.Name, res.Throughput, load.FormatMs(res.Latency.P99Ms), res.Errors.Total)

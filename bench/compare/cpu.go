@@ -11,8 +11,9 @@ import (
 // TargetResult.CPUPerRequest.
 const SelfName = "bench"
 
-// cpuWindow measures CPU time per process over one run's measured window.
-type cpuWindow struct {
+// CPUWindow measures CPU time per process over one run's measured window:
+// set its Hook as the run's load.Config.OnWindow, then call PerRequest.
+type CPUWindow struct {
 	read func() (map[string]time.Duration, error)
 
 	mu     sync.Mutex
@@ -20,9 +21,15 @@ type cpuWindow struct {
 	used   map[string]time.Duration
 }
 
+// NewCPUWindow returns a CPUWindow over the processes that read reports,
+// such as scenario.Running.CPU, plus this process. read may be nil.
+func NewCPUWindow(read func() (map[string]time.Duration, error)) *CPUWindow {
+	return &CPUWindow{read: read}
+}
+
 // snapshot returns the CPU time of every process read reports, plus this
 // process under SelfName. Processes that read cannot report are left out.
-func (w *cpuWindow) snapshot() map[string]time.Duration {
+func (w *CPUWindow) snapshot() map[string]time.Duration {
 	cpu := map[string]time.Duration{}
 	if w.read != nil {
 		if processes, err := w.read(); err == nil {
@@ -35,8 +42,8 @@ func (w *cpuWindow) snapshot() map[string]time.Duration {
 	return cpu
 }
 
-// hook is a load.Config.OnWindow function.
-func (w *cpuWindow) hook(open bool) {
+// Hook is a load.Config.OnWindow function.
+func (w *CPUWindow) Hook(open bool) {
 	now := w.snapshot()
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -52,9 +59,9 @@ func (w *cpuWindow) hook(open bool) {
 	}
 }
 
-// perRequest returns the CPU microseconds per request of each process
+// PerRequest returns the CPU microseconds per request of each process
 // over the last window, or nil when requests is zero.
-func (w *cpuWindow) perRequest(requests int64) map[string]float64 {
+func (w *CPUWindow) PerRequest(requests int64) map[string]float64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if requests == 0 || len(w.used) == 0 {

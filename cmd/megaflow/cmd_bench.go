@@ -318,6 +318,9 @@ func runBenchScenario(args []string) int {
 		return 1
 	}
 
+	cpu := compare.NewCPUWindow(running.CPU)
+	cfg.OnWindow = cpu.Hook
+
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := load.Run(ctx, cfg)
@@ -329,6 +332,11 @@ func runBenchScenario(args []string) int {
 		fmt.Fprintf(os.Stderr, "megaflow bench scenario: %v\n", err)
 		return 1
 	}
+	defer func() {
+		if perRequest := cpu.PerRequest(res.Requests); perRequest != nil {
+			fmt.Printf("cpu per request (µs)  %s\n", compare.FormatCPU(perRequest))
+		}
+	}()
 	if err := out.write(res); err != nil {
 		fmt.Fprintf(os.Stderr, "megaflow bench scenario: %v\n", err)
 		return 1
