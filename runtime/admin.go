@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"net"
 	"slices"
 	"strings"
@@ -133,13 +134,57 @@ func (a *Admin) handleCall(ctx *fasthttp.RequestCtx) {
 		a.server.log.Warn("admin call rejected", "path", string(ctx.Path()), "remote", ctx.RemoteAddr().String())
 		return
 	}
+	path := string(ctx.Path())
 	switch {
-	case string(ctx.Path()) == "/admin/reload" && ctx.IsPost():
+	case path == "/admin/reload" && ctx.IsPost():
 		a.reload(ctx)
+	case strings.HasPrefix(path, "/admin/services/") && strings.HasSuffix(path, "/replicas") && (ctx.IsPost() || ctx.IsDelete()):
+		name := strings.TrimSuffix(strings.TrimPrefix(path, "/admin/services/"), "/replicas")
+		a.replicas(ctx, name)
 	default:
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
-		ctx.SetBodyString(`{"error":"unknown admin call; the admin calls are POST /admin/reload"}`)
+		ctx.SetBodyString(`{"error":"unknown admin call; the admin calls are POST /admin/reload and POST or DELETE /admin/services/NAME/replicas"}`)
 	}
+}
+
+// replicas registers (POST) or removes (DELETE) a replica of a service at
+// run time. The body is {"url": "http://host:port/path"}.
+func (a *Admin) replicas(ctx *fasthttp.RequestCtx, service string) {
+	up := a.server.Snapshot().upstream(service)
+	if up == nil {
+		ctx.SetStatusCode(fasthttp.StatusNotFound)
+		ctx.SetBody(append(appendJSONStringS([]byte(`{"error":"no routed flow calls this service","service":`), service), '}'))
+		return
+	}
+	var body struct {
+		URL string `json:"url"`
+	}
+	if err := json.Unmarshal(ctx.PostBody(), &body); err != nil || body.URL == "" {
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		ctx.SetBodyString(`{"error":"send a JSON body {\"url\": \"http://host:port/path\"}"}`)
+		return
+	}
+	var err error
+	if ctx.IsPost() {
+		err = up.AddReplica(body.URL)
+	} else {
+		err = up.RemoveReplica(body.URL)
+	}
+	if err != nil {
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		ctx.SetBody(append(appendJSONStringS([]byte(`{"error":`), err.Error()), '}'))
+		return
+	}
+	out := []byte(`{"service":`)
+	out = appendJSONStringS(out, service)
+	out = append(out, `,"replicas":[`...)
+	for i, st := range up.Replicas() {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = appendJSONStringS(out, st.URL)
+	}
+	ctx.SetBody(append(out, "]}"...))
 }
 
 func (a *Admin) reload(ctx *fasthttp.RequestCtx) {

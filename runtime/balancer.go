@@ -50,7 +50,7 @@ func (r *replica) usable() bool {
 // lets probes through, or one health check interval, and at least 1 s.
 func (u *Upstream) acquire(exclude *replica) (*replica, error) {
 	var tried uint64
-	for range len(u.replicas) {
+	for range len(u.list()) {
 		r := u.pick(exclude, tried)
 		if r == nil {
 			break
@@ -73,7 +73,8 @@ func (u *Upstream) pick(exclude *replica, tried uint64) *replica {
 	var best *replica
 	var bestLoad int64
 	excludeUsable := false
-	n := uint32(len(u.replicas))
+	list := u.list()
+	n := uint32(len(list))
 	// A retry does not move the rotation, so that a failing replica's
 	// retries do not shift its neighbours' turns onto it.
 	var start uint32
@@ -83,7 +84,7 @@ func (u *Upstream) pick(exclude *replica, tried uint64) *replica {
 		start = u.next.Load()
 	}
 	for k := range n {
-		r := u.replicas[(start+k)%n]
+		r := list[(start+k)%n]
 		if tried&(1<<r.index) != 0 || !r.usable() {
 			continue
 		}
@@ -127,7 +128,7 @@ func (u *Upstream) release(r *replica, err error, status int) {
 func (u *Upstream) unavailable() *Error {
 	wait := time.Duration(math.MaxInt64)
 	open := 0
-	for _, r := range u.replicas {
+	for _, r := range u.list() {
 		var d time.Duration
 		switch {
 		case r.breaker != nil && BreakerState(r.breaker.state.Load()) == BreakerOpen:
@@ -142,7 +143,7 @@ func (u *Upstream) unavailable() *Error {
 		wait = min(wait, d)
 	}
 	e := &Error{Status: 503, Service: u.svc.Name, RetryAfter: max(wait, time.Second)}
-	if open == len(u.replicas) {
+	if open == len(u.list()) {
 		e.Message = "service unavailable: the circuit breaker of every replica is open"
 	} else {
 		e.Message = "service unavailable: no healthy replica"
@@ -172,8 +173,9 @@ type ReplicaStatus struct {
 // Replicas returns the state of every replica, the service's URL first.
 // It allocates the returned slice and is meant for scrapes, not calls.
 func (u *Upstream) Replicas() []ReplicaStatus {
-	out := make([]ReplicaStatus, len(u.replicas))
-	for i, r := range u.replicas {
+	list := u.list()
+	out := make([]ReplicaStatus, len(list))
+	for i, r := range list {
 		out[i] = ReplicaStatus{URL: r.url, Healthy: r.health.healthy.Load(), Outstanding: r.outstanding.Load()}
 		if r.breaker != nil {
 			out[i].Breaker = BreakerState(r.breaker.state.Load())
@@ -186,7 +188,7 @@ func (u *Upstream) Replicas() []ReplicaStatus {
 // Usable reports whether a call could be sent now: at least one replica
 // is healthy and its breaker would let the call through. /readyz uses it.
 func (u *Upstream) Usable() bool {
-	for _, r := range u.replicas {
+	for _, r := range u.list() {
 		if r.usable() {
 			return true
 		}

@@ -94,7 +94,7 @@ func TestAcquireExcludesUnlessAlone(t *testing.T) {
 func TestAcquireSkipsOpenAndUnhealthy(t *testing.T) {
 	urls := fakeReplicas(3)
 	up, _ := newTestUpstream(t, urls, UpstreamOptions{Breaker: BreakerSettings{ConsecutiveFailures: 1, OpenTimeout: time.Minute}})
-	r0, r1, r2 := up.replicas[0], up.replicas[1], up.replicas[2]
+	r0, r1, r2 := up.list()[0], up.list()[1], up.list()[2]
 
 	// Open r0's breaker with one failure; mark r1 unhealthy.
 	up.release(acquireThis(t, up, r0), errors.New("connection refused"), 0)
@@ -124,7 +124,7 @@ func TestAcquireSkipsOpenAndUnhealthy(t *testing.T) {
 // acquireThis acquires until it gets want, releasing the others.
 func acquireThis(t *testing.T, up *Upstream, want *replica) *replica {
 	t.Helper()
-	for range 2 * len(up.replicas) {
+	for range 2 * len(up.list()) {
 		r, err := up.acquire(nil)
 		if err != nil {
 			t.Fatal(err)

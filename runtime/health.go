@@ -81,7 +81,7 @@ func (u *Upstream) checkHealth() {
 	ticker := time.NewTicker(u.health.Interval)
 	defer ticker.Stop()
 	for {
-		for _, r := range u.replicas {
+		for _, r := range u.list() {
 			select {
 			case <-u.stopHealth:
 				return

@@ -186,6 +186,19 @@ func (s *Snapshot) lookup(method, path []byte) (e *routeEntry, k int) {
 	return e, -1
 }
 
+// upstream returns the client of the named service in a routed flow, or
+// nil.
+func (s *Snapshot) upstream(service string) *Upstream {
+	for _, p := range s.plans() {
+		for i := range p.nodes {
+			if up, ok := p.nodes[i].Exec.(*Upstream); ok && up.svc.Name == service {
+				return up
+			}
+		}
+	}
+	return nil
+}
+
 // plans returns every routed plan once.
 func (s *Snapshot) plans() []*Plan {
 	var out []*Plan

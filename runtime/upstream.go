@@ -104,7 +104,14 @@ type HealthSettings struct {
 type Upstream struct {
 	svc      *MicroService
 	timeout  time.Duration
-	replicas []*replica
+	// replicas is the current replica list, replaced whole (copy on write)
+	// when replicas are registered or removed at run time.
+	replicas atomic.Pointer[[]*replica]
+	// opts and tlsConfig build replicas registered at run time; replicaMu
+	// serializes those changes.
+	opts      UpstreamOptions
+	tlsConfig *tls.Config
+	replicaMu sync.Mutex
 	// next rotates the replica that wins a tie in acquire.
 	next atomic.Uint32
 
@@ -161,14 +168,17 @@ func NewUpstream(svc *MicroService, opts UpstreamOptions) (*Upstream, error) {
 	if err != nil {
 		return nil, fmt.Errorf("service %q: %w", svc.Name, err)
 	}
+	u.opts, u.tlsConfig = opts, tlsConfig
+	var list []*replica
 	for i, raw := range append([]string{first}, opts.Replicas...) {
 		r, err := u.newReplica(raw, opts, tlsConfig)
 		if err != nil {
 			return nil, err
 		}
 		r.index = i
-		u.replicas = append(u.replicas, r)
+		list = append(list, r)
 	}
+	u.replicas.Store(&list)
 	u.startHealthChecks()
 	return u, nil
 }
@@ -491,7 +501,7 @@ func isTimeoutError(err error) bool {
 func (u *Upstream) Close() error {
 	u.closeOnce.Do(func() {
 		u.stopHealthChecks()
-		for _, r := range u.replicas {
+		for _, r := range u.list() {
 			r.client.CloseIdleConnections()
 		}
 	})

@@ -79,9 +79,14 @@ func writeUpstreamMetrics(w io.Writer) {
 	}
 	var all []series
 	for _, up := range ups {
+		list := up.list()
 		for i, st := range up.Replicas() {
+			open := 0
+			if i < len(list) && list[i].url == st.URL {
+				open = list[i].client.ConnsCount()
+			}
 			labels := "service=" + strconv.Quote(up.svc.Name) + ",replica=" + strconv.Quote(st.URL)
-			all = append(all, series{labels: labels, status: st, open: up.replicas[i].client.ConnsCount()})
+			all = append(all, series{labels: labels, status: st, open: open})
 		}
 	}
 	family := func(name, typ, help string, value func(series) string) {
