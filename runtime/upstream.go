@@ -102,8 +102,8 @@ type HealthSettings struct {
 // one circuit breaker per replica. It is the Executor of remote nodes and is
 // safe for concurrent use. Close releases it.
 type Upstream struct {
-	svc      *MicroService
-	timeout  time.Duration
+	svc     *MicroService
+	timeout time.Duration
 	// replicas is the current replica list, replaced whole (copy on write)
 	// when replicas are registered or removed at run time.
 	replicas atomic.Pointer[[]*replica]
