@@ -131,7 +131,7 @@ void megaflow_log(megaflow_level level, const char *message) {
 	host_log(level, (const uint8_t *)message, (uint32_t)strlen(message));
 }
 
-/* Splits the first frame off *list into *frame; returns 0 when there is none. */
+/* Splits the first frame off *list into *frame. Returns 0 when there is none. */
 static int next_frame(megaflow_bytes *list, megaflow_bytes *frame) {
 	if (list->len < 4) {
 		return 0;
@@ -181,8 +181,8 @@ static uint32_t not_implemented(const char *hook) {
 	return finish(megaflow_fail(501, message));
 }
 
-/* Returns the first n bytes of the input buffer, failing when the host
- * announced more than the buffer holds. */
+/* Points *p at the first n bytes of the input buffer. Returns 0 when the
+ * host announced more than the buffer holds. */
 static int input_bytes(uint32_t n, megaflow_bytes *p) {
 	if (n > input.cap) {
 		return 0;
@@ -195,7 +195,7 @@ static uint32_t truncated(void) {
 	return finish(megaflow_fail(500, "the host announced more input than the input buffer holds"));
 }
 
-/* Grows a reused array of element size size to hold count elements. */
+/* Grows a reused array of size-byte elements to hold count elements. */
 static int reserve_array(void **array, size_t *cap, size_t count, size_t size) {
 	if (count <= *cap) {
 		return 0;

@@ -46,11 +46,11 @@ extern "C" {
  */
 typedef int32_t megaflow_status;
 
-/* What the hook wrote replaces its input. */
+/* Success: the hook's output replaces its input. */
 #define MEGAFLOW_OK ((megaflow_status)0)
 /*
- * The input passes through as it was, and anything written is discarded.
- * For a route hook it selects every successor.
+ * Pass-through: the input stays as it was, and anything written is
+ * discarded. For a route hook it selects every successor.
  */
 #define MEGAFLOW_UNCHANGED ((megaflow_status)1)
 
@@ -81,14 +81,14 @@ typedef struct {
 /* The input of a request hook. */
 typedef struct {
 	megaflow_bytes body;    /* the node's input */
-	megaflow_bytes headers; /* a header block; read it with megaflow_next_header */
+	megaflow_bytes headers; /* a header block, read with megaflow_next_header */
 } megaflow_request;
 
 /*
- * The hooks a plugin implements; NULL members are hooks it does not
+ * The hooks a plugin implements. A NULL member is a hook it does not
  * implement. init receives the plugin's configuration as JSON (empty when
- * there is none) once per instance, before any hook; a failure status
- * fails the plugin's loading with the output as the message.
+ * there is none) once per instance, before any hook. A failure status from
+ * init fails the plugin's loading with the output as the message.
  */
 typedef struct {
 	megaflow_status (*init)(megaflow_bytes config);
@@ -116,7 +116,7 @@ int megaflow_next_header(megaflow_bytes *headers, megaflow_bytes *name, megaflow
 
 /*
  * Appends len bytes at p to the hook's output. Returns 0, or -1 when
- * memory is exhausted; the hook then fails with status 500.
+ * memory is exhausted, and then the call fails with status 500.
  */
 int megaflow_write(const void *p, size_t len);
 
@@ -138,16 +138,16 @@ megaflow_status megaflow_fail(int status, const char *message);
 megaflow_status megaflow_fail_bytes(int status, megaflow_bytes message);
 
 /*
- * Answers the client with status (200 to 399) and body in place of
- * calling the node's service; request hook only. Another status fails the
- * call with 500.
+ * Responds to the client with status (200 to 399) and body in place of
+ * calling the node's service, from a request hook only. Another status
+ * fails the call with 500.
  */
 megaflow_status megaflow_respond(int status, megaflow_bytes body);
 
-/* Sets an outgoing header, replacing any of the same name; request hook only. */
+/* Sets an outgoing header, replacing any of the same name, from a request hook only. */
 void megaflow_set_header(megaflow_bytes name, megaflow_bytes value);
 
-/* Removes an outgoing header; request hook only. */
+/* Removes an outgoing header, from a request hook only. */
 void megaflow_delete_header(megaflow_bytes name);
 
 /*

@@ -15,9 +15,9 @@ const HOOK_EVENT: u32 = 4;
 const HOOK_AGGREGATE: u32 = 8;
 const HOOK_ROUTE: u32 = 16;
 
-// The input buffer the host writes into. Under the stub runtime the
-// output buffer is never shrunk, because memory cannot be freed; the host
-// replaces an instance whose memory has grown past its threshold.
+// The input buffer the host writes into. Under the stub runtime neither it
+// nor the output buffer can be freed, so they keep their largest size. The
+// host replaces an instance whose memory has grown past its threshold.
 let inputPtr: usize = 0;
 let inputCap: u32 = 0;
 
@@ -65,7 +65,7 @@ function notImplemented(hook: string): u32 {
   return finish(fail(501, "the plugin registered no " + hook + " hook"));
 }
 
-// Points view at the first n bytes of the input buffer; returns false when
+// Points into at the first n bytes of the input buffer. Returns false when
 // the host announced more than the buffer holds.
 function input(n: u32, into: Bytes): bool {
   if (n > inputCap) return false;

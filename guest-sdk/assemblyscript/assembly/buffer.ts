@@ -10,7 +10,7 @@ export class ByteBuffer {
     this.length = 0;
   }
 
-  // Makes room for n more bytes and returns their address; the bytes count
+  // Makes room for n more bytes and returns their address. The bytes count
   // as written.
   extend(n: i32): usize {
     const need = this.length + n;
@@ -50,13 +50,13 @@ export class ByteBuffer {
   }
 }
 
-// What the current hook wrote.
+// The current hook's output.
 export const output = new ByteBuffer();
 
 // Room to encode strings for header and log calls.
 export const scratch = new ByteBuffer();
 
-// Appends s to b encoded as UTF-8; an unpaired surrogate becomes U+FFFD.
+// Appends s to b encoded as UTF-8. An unpaired surrogate becomes U+FFFD.
 export function writeUTF8(b: ByteBuffer, s: string): void {
   const n = s.length;
   for (let i = 0; i < n; i++) {

@@ -16,7 +16,7 @@
 // The SDK implements ABI version 1 (docs/ABI.md in the megaflow
 // repository). It is written for the stub runtime (`asc --runtime stub`),
 // which never frees memory, so it allocates nothing per call once its
-// buffers have grown: hooks receive views into the input buffer (Bytes,
+// buffers have grown. Hooks receive views into the input buffer (Bytes,
 // Headers, Inputs, Successors) that the SDK reuses, valid only until the
 // hook returns. Output is collected and handed to the host in one call
 // when the hook returns.
@@ -31,10 +31,10 @@ import { Bytes, Inputs, Request, Successors } from "./views";
 // respond, or a failure status from fail.
 export type Status = i32;
 
-// What the hook wrote replaces its input.
+// Success: the hook's output replaces its input.
 export const OK: Status = 0;
-// The input passes through as it was, and anything written is discarded.
-// For a route hook it selects every successor.
+// Pass-through: the input stays as it was, and anything written is
+// discarded. For a route hook it selects every successor.
 export const UNCHANGED: Status = 1;
 
 // Log levels, numbered as in Go's log/slog.
@@ -43,7 +43,7 @@ export const LEVEL_INFO: i32 = 0;
 export const LEVEL_WARN: i32 = 4;
 export const LEVEL_ERROR: i32 = 8;
 
-// The registered hooks; null members are hooks the plugin does not
+// The registered hooks. A null member is a hook the plugin does not
 // implement.
 export class Handlers {
   init: ((config: Bytes) => Status) | null = null;
@@ -57,8 +57,8 @@ export class Handlers {
 export const handlers = new Handlers();
 
 // Registers the function that receives the plugin's configuration (its
-// config table as JSON; empty when there is none). It runs once per
-// instance before any hook; a failure status fails the plugin's loading
+// config table as JSON, empty when there is none). It runs once per
+// instance before any hook. A failure status fails the plugin's loading
 // with the output as the message.
 export function onInit(f: (config: Bytes) => Status): void { handlers.init = f; }
 
@@ -76,7 +76,7 @@ export function onEvent(f: (event: Bytes) => Status): void { handlers.event = f;
 export function onAggregate(f: (inputs: Inputs) => Status): void { handlers.aggregate = f; }
 
 // Registers the hook that chooses which successors run: it calls select
-// for each, then returns OK; or it returns UNCHANGED to run all.
+// for each, then returns OK. Returning UNCHANGED runs all.
 export function onRoute(f: (output: Bytes, successors: Successors) => Status): void { handlers.route = f; }
 
 // Appends bytes start to end of b to the hook's output.
@@ -128,8 +128,9 @@ export function fail(status: i32, message: string): Status {
   return status >= 400 && status <= 599 ? status : 500;
 }
 
-// Answers the client with status (200 to 399) and body in place of calling
-// the node's service; request hook only. Another status fails with 500.
+// Responds to the client with status (200 to 399) and body from start on,
+// in place of calling the node's service, from a request hook only.
+// Another status fails with 500.
 export function respond(status: i32, body: Bytes, start: i32 = 0): Status {
   if (status < 200 || status > 399) {
     return fail(500, "respond: status " + status.toString() + " is outside 200-399");
@@ -139,7 +140,8 @@ export function respond(status: i32, body: Bytes, start: i32 = 0): Status {
   return status;
 }
 
-// Sets an outgoing header, replacing any of the same name; request hook only.
+// Sets an outgoing header, replacing any of the same name, from a request
+// hook only.
 export function setHeader(name: string, value: string): void {
   scratch.reset();
   writeUTF8(scratch, name);
@@ -173,7 +175,7 @@ export function decimal(n: u64): Bytes {
 const digits = new ByteBuffer();
 const digitsView = new Bytes();
 
-// Removes an outgoing header; request hook only.
+// Removes an outgoing header, from a request hook only.
 export function deleteHeader(name: Bytes): void {
   hostDeleteHeader(name.ptr, name.length);
 }
@@ -193,5 +195,7 @@ export function logBytes(level: i32, message: Bytes, start: i32 = 0): void {
 }
 
 function clamp(i: i32, len: i32): i32 {
-  return i < 0 ? 0 : i > len ? len : i;
+  if (i < 0) return 0;
+  if (i > len) return len;
+  return i;
 }

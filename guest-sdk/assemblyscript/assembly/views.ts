@@ -49,7 +49,7 @@ export class Bytes {
   }
 }
 
-// Splits the frame at offset of list into frame; returns the offset after
+// Splits the frame at offset of list into frame. Returns the offset after
 // it, or -1 when the frame is missing or truncated.
 export function nextFrame(list: Bytes, offset: i32, frame: Bytes): i32 {
   if (list.length - offset < 4) return -1;
@@ -68,7 +68,7 @@ export class Headers {
   block: Bytes = new Bytes();
   offset: i32 = 0;
 
-  // Moves to the next header; returns false at the end of the block or at
+  // Moves to the next header. Returns false at the end of the block or at
   // a truncated header.
   next(): bool {
     if (this.offset < 0) return false;
@@ -86,7 +86,7 @@ export class Request {
   headerBlock: Bytes = new Bytes();
   cursor: Headers = new Headers();
 
-  // Returns a cursor at the start of the headers; call next on it.
+  // Returns a cursor at the start of the headers. Call next on it.
   headers(): Headers {
     const c = this.cursor;
     c.block = this.headerBlock;
