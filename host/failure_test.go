@@ -364,3 +364,49 @@ func TestSandbox(t *testing.T) {
 		t.Errorf("guest wall clock is %d s away from the host's, want the real time", diff)
 	}
 }
+
+// TestCloseUnderLoad closes a plugin while goroutines call it, as a
+// configuration reload does: every call must succeed or fail as
+// unavailable, and no instance may outlive Close.
+func TestCloseUnderLoad(t *testing.T) {
+	e := newEngine(t)
+	p, err := e.Load(testContext(t), "reloaded", "testdata/wat/reference.wasm", host.PluginOptions{Instances: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testContext(t)
+	var wg sync.WaitGroup
+	var served atomic.Int64
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 100_000; i++ {
+				_, _, err := p.Response(ctx, []byte("x"), nil)
+				if err == nil {
+					served.Add(1)
+					continue
+				}
+				if hostError(t, err).Kind != host.KindUnavailable {
+					errs <- err
+				}
+				return
+			}
+		}()
+	}
+	for i := 0; i < 1000 && served.Load() < 100; i++ {
+		time.Sleep(time.Millisecond)
+	}
+	if err := p.Close(testContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("call during Close: %v, want success or KindUnavailable", err)
+	}
+	if n := p.Stats().Instances; n != 0 {
+		t.Errorf("%d instances alive after Close, want 0", n)
+	}
+}
