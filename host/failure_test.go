@@ -388,7 +388,8 @@ func TestCloseUnderLoad(t *testing.T) {
 					served.Add(1)
 					continue
 				}
-				if hostError(t, err).Kind != host.KindUnavailable {
+				var e *host.Error
+				if !errors.As(err, &e) || e.Kind != host.KindUnavailable {
 					errs <- err
 				}
 				return
