@@ -127,14 +127,14 @@ function aggregate(inputs: Inputs): Status {
   return OK;
 }
 
-// Reports whether name is one of the comma-separated names in list.
-function isListed(list: Bytes, wanted: Bytes): bool {
+// Reports whether successor is one of the comma-separated names in list.
+function isListed(list: Bytes, successor: Bytes): bool {
   let start = 0;
   while (true) {
     let end = list.indexOf(0x2c, start); // ','
     if (end < 0) end = list.length;
     listed.setRange(list, start, end);
-    if (listed.equals(wanted)) return true;
+    if (listed.equals(successor)) return true;
     if (end == list.length) return false;
     start = end + 1;
   }
