@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -57,7 +58,55 @@ func listenTLS(network, addr string, files func() (certFile, keyFile string), lo
 	if err != nil {
 		return nil, err
 	}
-	return tls.NewListener(ln, serverTLSConfig(certs)), nil
+	return &tlsListener{Listener: ln, config: serverTLSConfig(certs), log: certs.log}, nil
+}
+
+// tlsListener accepts TLS connections whose failed handshakes end quietly:
+// the connection reads as closed, so fasthttp neither answers nor logs
+// it, and the listener logs the failure itself, at most once per second.
+// Port scanners and plain HTTP clients would otherwise log a warning per
+// connection.
+type tlsListener struct {
+	net.Listener
+	config   *tls.Config
+	log      *slog.Logger
+	logLimit logLimiter
+}
+
+func (l *tlsListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &serverTLSConn{Conn: tls.Server(c, l.config), ln: l}, nil
+}
+
+// serverTLSConn runs the handshake on the first Read, under the read
+// deadline fasthttp sets for the request.
+type serverTLSConn struct {
+	*tls.Conn
+	ln        *tlsListener
+	handshook bool // only the connection's serving goroutine reads
+}
+
+func (c *serverTLSConn) Read(b []byte) (int, error) {
+	if !c.handshook {
+		if err := c.Conn.Handshake(); err != nil {
+			c.ln.logHandshakeError(c.RemoteAddr(), err)
+			return 0, io.EOF
+		}
+		c.handshook = true
+	}
+	return c.Conn.Read(b)
+}
+
+func (l *tlsListener) logHandshakeError(remote net.Addr, err error) {
+	if errors.Is(err, io.EOF) || isTimeout(err) {
+		return // the client left or stalled; the read timeout covers it
+	}
+	if n, ok := l.logLimit.allow(); ok {
+		l.log.Warn("TLS handshake failed", "remote_addr", remote.String(), "error", err, "failures", n)
+	}
 }
 
 // serverTLSConfig returns the main listener's TLS configuration. The

@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -407,4 +408,39 @@ func TestTLSUpstreamMutualEndToEnd(t *testing.T) {
 			t.Errorf("flow to a server outside the system roots: %d %s, want 502", resp.StatusCode, out)
 		}
 	})
+}
+
+func TestTLSHandshakeFailuresQuiet(t *testing.T) {
+	ca := newTestCA(t)
+	certFile, keyFile := ca.issue(t, "server", "server-1", 2)
+	set := ServerSettings{TLSCertFile: certFile, TLSKeyFile: keyFile, ReadTimeout: 300 * time.Millisecond}
+	var logs syncBuffer
+	srv := NewServer(localSnapshot(t, set, []byte("ok")), slog.New(slog.NewTextHandler(&logs, nil)))
+	ln, err := srv.ListenTLS("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := serveTLS(t, srv, ln)
+
+	for range 5 {
+		conn := dialRaw(t, "http://"+ln.Addr().String())
+		io.WriteString(conn, "GET /local HTTP/1.1\r\nHost: test\r\n\r\n")
+		waitClosed(t, conn, 5*time.Second)
+	}
+	// A client that never starts the handshake is cut at the read timeout.
+	silent := dialRaw(t, "http://"+ln.Addr().String())
+	if took := waitClosed(t, silent, 5*time.Second); took < 250*time.Millisecond {
+		t.Errorf("silent connection closed after %v, before the read timeout", took)
+	}
+	if got := servedCommonName(t, httpsClient(ca), base); got != "server-1" {
+		t.Errorf("served %q after failed handshakes", got)
+	}
+
+	got := logs.String()
+	if n := strings.Count(got, "TLS handshake failed"); n != 1 {
+		t.Errorf("logged %d handshake failures, want 1 for 5 within a second:\n%s", n, got)
+	}
+	if strings.Contains(got, "error when serving connection") {
+		t.Errorf("fasthttp logged the failed handshakes itself:\n%s", got)
+	}
 }
