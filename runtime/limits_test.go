@@ -246,3 +246,67 @@ func holdSlowly(conn net.Conn, stop time.Time) (cut bool) {
 	}
 	return false
 }
+
+func TestLimitConcurrentRequests(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{}, 4)
+	blocking := &MicroService{Name: "blocking", Handler: ExecutorFunc(func(ctx context.Context, c *Call) error {
+		entered <- struct{}{}
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		c.SetOutput([]byte("done"))
+		return nil
+	})}
+	plan, err := CompilePlan(FlowSpec{Name: "blocking", Nodes: []NodeSpec{{Service: blocking}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := NewSnapshot(ServerSettings{MaxConcurrentRequests: 2}, []Route{{Path: "/slow", Plan: plan}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := startMegaflow(t, snap)
+
+	results := make(chan int, 2)
+	for range 2 {
+		go func() {
+			resp, err := httpClient.Post(base+"/slow", "text/plain", nil)
+			if err != nil {
+				results <- 0
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			results <- resp.StatusCode
+		}()
+	}
+	<-entered
+	<-entered
+
+	start := time.Now()
+	resp, out := post(t, base+"/slow", "text/plain", nil)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("the request past the limit waited %v; it must be rejected at once", took)
+	}
+	if resp.StatusCode != 503 {
+		t.Fatalf("status = %d, want 503; body %s", resp.StatusCode, out)
+	}
+	if got := resp.Header.Get("Retry-After"); got == "" {
+		t.Error("503 without Retry-After")
+	}
+	if e := decodeError(t, out); !strings.Contains(e.Error, "concurrent request limit") {
+		t.Errorf("error = %q", e.Error)
+	}
+
+	close(release)
+	for range 2 {
+		if got := <-results; got != 200 {
+			t.Errorf("request within the limit: status %d, want 200", got)
+		}
+	}
+	if resp, _ := post(t, base+"/slow", "text/plain", nil); resp.StatusCode != 200 {
+		t.Errorf("after the load: status %d, want 200", resp.StatusCode)
+	}
+}
