@@ -85,6 +85,9 @@ type Call struct {
 	// stream is an open event stream of the output node\'s service, nil
 	// unless the service answered text/event-stream.
 	stream *upstreamStream
+	// sentences is true when stream is a predecessor's stream that this
+	// node post-processes sentence by sentence.
+	sentences bool
 }
 
 type headerSpan struct{ keyStart, keyEnd, valueEnd int }
@@ -143,14 +146,33 @@ func (c *Call) ShortCircuit(status int, body []byte) {
 	c.SetOutput(body)
 }
 
-// SetHeader adds a header sent with the node's service call. Setting a key
-// twice sends it twice; keys are compared case-insensitively by Header.
+// SetHeader sets a header sent with the node's service call, replacing
+// any value set before under the same key (compared case-insensitively).
 func (c *Call) SetHeader(key, value []byte) {
+	c.DeleteHeader(key)
+	c.AddHeader(key, value)
+}
+
+// AddHeader adds a header sent with the node's service call, keeping
+// values set before under the same key.
+func (c *Call) AddHeader(key, value []byte) {
 	start := len(c.headerArena)
 	c.headerArena = append(c.headerArena, key...)
 	keyEnd := len(c.headerArena)
 	c.headerArena = append(c.headerArena, value...)
 	c.headers = append(c.headers, headerSpan{start, keyEnd, len(c.headerArena)})
+}
+
+// DeleteHeader removes every header set under key. The arena keeps the
+// bytes until the Call is reset.
+func (c *Call) DeleteHeader(key []byte) {
+	kept := c.headers[:0]
+	for _, h := range c.headers {
+		if !bytes.EqualFold(c.headerArena[h.keyStart:h.keyEnd], key) {
+			kept = append(kept, h)
+		}
+	}
+	c.headers = kept
 }
 
 // Header returns the value of the first header set with key, or nil.
@@ -181,6 +203,7 @@ func (c *Call) reset() {
 	c.headerArena = c.headerArena[:0]
 	c.upstreamAttempts = 0
 	c.upstreamReplica = ""
+	c.sentences = false
 }
 
 // copyToSpare copies b into whichever of the two buffers cur does not use,

@@ -44,6 +44,12 @@ type NodeSpec struct {
 	Events    EventShaper
 	Aggregate Aggregator
 	Route     Router
+	// StreamSentences makes the node post-process its streaming
+	// predecessor's output as it arrives: each sentence is sent to the
+	// node's service as {"text": SENTENCE} and the replies are streamed to
+	// the client. Only the output node may set it, with exactly one
+	// predecessor, whose service streams.
+	StreamSentences bool
 	// Params adds the request's parameters to the node's input, such as
 	// max_tokens for an LLM or k for a retriever. Nil means none.
 	Params ParamInjector
@@ -76,11 +82,14 @@ type planNode struct {
 	// metrics counts the node's service calls; nil for a node without a
 	// service.
 	metrics *serviceMetrics
-	// streamable is true for the output node of a streaming service: its
-	// text/event-stream answer is forwarded to the client as it arrives.
+	// streamable is true for the output node of a streaming service, or
+	// the predecessor of a StreamSentences output node: its
+	// text/event-stream answer is passed on as it arrives.
 	streamable bool
-	preds      []int32
-	succs      []int32
+	// sentenceStream is true for a StreamSentences output node.
+	sentenceStream bool
+	preds          []int32
+	succs          []int32
 	// succNames lists successor names in succs order, for routers.
 	succNames []string
 	// predPos maps a predecessor index to its position in preds.
@@ -229,6 +238,24 @@ func CompilePlan(spec FlowSpec) (*Plan, error) {
 	}
 	out := &p.nodes[p.output]
 	out.streamable = out.Service != nil && out.Service.Stream
+	for i := range p.nodes {
+		n := &p.nodes[i]
+		if !n.StreamSentences {
+			continue
+		}
+		switch {
+		case n != out:
+			perr.add("node %q sets stream_sentences but is not the output node; only the flow's answer can be streamed", n.Name)
+		case len(n.preds) != 1 || p.nodes[n.preds[0]].Service == nil || !p.nodes[n.preds[0]].Service.Stream:
+			perr.add("node %q sets stream_sentences; it needs exactly one predecessor, whose service has stream = true", n.Name)
+		default:
+			n.sentenceStream, n.streamable = true, false
+			p.nodes[n.preds[0]].streamable = true
+		}
+	}
+	if len(perr.Problems) > 0 {
+		return nil, perr
+	}
 	p.ancestorsOfOutput = make([]bool, len(p.nodes))
 	markAncestors(p.nodes, p.output, p.ancestorsOfOutput)
 	p.pool.plan = p

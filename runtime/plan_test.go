@@ -108,3 +108,23 @@ func TestServiceTypeParse(t *testing.T) {
 		t.Errorf("unknown type: %v", err)
 	}
 }
+
+func TestCallHeaders(t *testing.T) {
+	var c Call
+	c.SetHeader([]byte("X-A"), []byte("1"))
+	c.AddHeader([]byte("x-a"), []byte("2"))
+	c.SetHeader([]byte("X-B"), []byte("b"))
+	var got []string
+	c.VisitHeaders(func(k, v []byte) { got = append(got, string(k)+"="+string(v)) })
+	if strings.Join(got, ",") != "X-A=1,x-a=2,X-B=b" {
+		t.Errorf("headers %v", got)
+	}
+	c.SetHeader([]byte("x-A"), []byte("3"))
+	if v := c.Header([]byte("X-a")); string(v) != "3" {
+		t.Errorf("SetHeader did not replace: %q", v)
+	}
+	c.DeleteHeader([]byte("X-B"))
+	if c.Header([]byte("X-B")) != nil {
+		t.Error("DeleteHeader left the header")
+	}
+}

@@ -464,6 +464,16 @@ func (rs *runState) finishNode(n *planNode) []int32 {
 // runNode builds the node's input, runs its hooks and executor, and leaves
 // the result in call.
 func (rs *runState) runNode(n *planNode, call *Call) error {
+	if n.sentenceStream {
+		if pred := &rs.calls[n.preds[0]]; pred.stream != nil {
+			// The service is called per sentence while the server
+			// forwards the stream.
+			call.stream, pred.stream = pred.stream, nil
+			call.sentences = true
+			call.SetOutputType(eventStreamType)
+			return nil
+		}
+	}
 	if err := rs.buildInput(n, call); err != nil {
 		return err
 	}

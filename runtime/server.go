@@ -320,6 +320,10 @@ func (s *Server) forwardStream(w *bufio.Writer, conn net.Conn, rs *runState, r i
 		st.interrupt()
 	})
 	defer stopWatch()
+	var src eventSource = st
+	if call.sentences {
+		src = newSentenceSource(rs, node, st)
+	}
 	var (
 		err       error
 		lastToken time.Time
@@ -329,7 +333,7 @@ func (s *Server) forwardStream(w *bufio.Writer, conn net.Conn, rs *runState, r i
 	)
 	for {
 		var ev []byte
-		ev, err = st.next()
+		ev, err = src.next()
 		if clientGone.Load() {
 			err = errClientGone
 		}
@@ -381,11 +385,11 @@ func (s *Server) forwardStream(w *bufio.Writer, conn net.Conn, rs *runState, r i
 	switch {
 	case errors.Is(err, errClientGone):
 		// Canceled, so the replica's breaker does not count it.
-		st.close(context.Canceled)
+		src.close(context.Canceled)
 		req.status = 499 // client closed the request, as nginx logs it
 		s.log.Info("client went away mid-stream", "request_id", string(req.id), "service", serviceName(node), "tokens", tokens)
 	case err == io.EOF:
-		st.close(nil)
+		src.close(nil)
 		if req.api != nil {
 			if end := req.api.StreamEnd(nil); len(end) > 0 {
 				w.Write(end)
@@ -393,7 +397,7 @@ func (s *Server) forwardStream(w *bufio.Writer, conn net.Conn, rs *runState, r i
 			}
 		}
 	default:
-		st.close(err)
+		src.close(err)
 		e := AsError(err)
 		if e.Status == 500 && e.Service == "" && e.Plugin == "" {
 			e = &Error{Status: 502, Message: "service stream broke off", Service: serviceName(node), Node: node.Name, Err: err}
@@ -407,6 +411,12 @@ func (s *Server) forwardStream(w *bufio.Writer, conn net.Conn, rs *runState, r i
 }
 
 var errClientGone = errors.New("client closed the connection")
+
+// eventSource yields the events of a streamed answer.
+type eventSource interface {
+	next() ([]byte, error)
+	close(err error)
+}
 
 // writeError answers with e as JSON and logs it once.
 func (s *Server) writeError(ctx *fasthttp.RequestCtx, req *request, e *Error) {
