@@ -102,10 +102,9 @@ func (h *Hooks) ShapeRequest(ctx context.Context, call *runtime.Call) error {
 	}
 	h.metrics.count(host.HookRequest, nil)
 	for _, edit := range s.request.Headers {
-		// NOTE: runtime.Call can add headers but not remove them, so a
-		// plugin's delete_header has no effect yet, and set_header adds a
-		// second value when the header is already set.
-		if !edit.Delete {
+		if edit.Delete {
+			call.DeleteHeader(edit.Name)
+		} else {
 			call.SetHeader(edit.Name, edit.Value)
 		}
 	}
