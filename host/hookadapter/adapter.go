@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/megaflow/megaflow/host"
 	"github.com/megaflow/megaflow/runtime"
@@ -77,8 +78,9 @@ func (h *Hooks) put(s *scratch) {
 }
 
 // done counts the call and turns its error, if any, into the runtime's.
-func (h *Hooks) done(hook host.Hook, err error) error {
+func (h *Hooks) done(hook host.Hook, err error, start time.Time) error {
 	h.metrics.count(hook, err)
+	h.metrics.observe(hook, time.Since(start))
 	if err == nil {
 		return nil
 	}
@@ -93,14 +95,15 @@ func (h *Hooks) done(hook host.Hook, err error) error {
 // headers set on call so far, then applies the result: header edits, then
 // a short-circuit response or a new input.
 func (h *Hooks) ShapeRequest(ctx context.Context, call *runtime.Call) error {
+	start := time.Now()
 	s := h.get()
 	defer h.put(s)
 	s.headers = s.headers[:0]
 	call.VisitHeaders(s.appendHeader)
 	if err := h.plugin.Request(ctx, call.Input, s.headers, &s.request); err != nil {
-		return h.done(host.HookRequest, err)
+		return h.done(host.HookRequest, err, start)
 	}
-	h.metrics.count(host.HookRequest, nil)
+	h.done(host.HookRequest, nil, start)
 	for _, edit := range s.request.Headers {
 		if edit.Delete {
 			call.DeleteHeader(edit.Name)
@@ -120,11 +123,12 @@ func (h *Hooks) ShapeRequest(ctx context.Context, call *runtime.Call) error {
 // ShapeResponse runs the plugin's response hook on call.Output and sets
 // the new output when the plugin changed it.
 func (h *Hooks) ShapeResponse(ctx context.Context, call *runtime.Call) error {
+	start := time.Now()
 	s := h.get()
 	defer h.put(s)
 	out, changed, err := h.plugin.Response(ctx, call.Output, s.output[:0])
 	s.output = out[:0]
-	if err := h.done(host.HookResponse, err); err != nil {
+	if err := h.done(host.HookResponse, err, start); err != nil {
 		return err
 	}
 	if changed {
@@ -135,12 +139,14 @@ func (h *Hooks) ShapeResponse(ctx context.Context, call *runtime.Call) error {
 
 // ShapeEvent runs the plugin's event hook on one server-sent event.
 func (h *Hooks) ShapeEvent(ctx context.Context, event []byte, dst []byte) ([]byte, error) {
+	start := time.Now()
 	out, err := h.plugin.Event(ctx, event, dst)
-	return out, h.done(host.HookEvent, err)
+	return out, h.done(host.HookEvent, err, start)
 }
 
 // Aggregate runs the plugin's aggregate hook on the predecessors' outputs.
 func (h *Hooks) Aggregate(ctx context.Context, inputs []runtime.NamedInput, dst []byte) ([]byte, error) {
+	start := time.Now()
 	s := h.get()
 	defer h.put(s)
 	for _, in := range inputs {
@@ -149,10 +155,11 @@ func (h *Hooks) Aggregate(ctx context.Context, inputs []runtime.NamedInput, dst 
 	out, err := h.plugin.Aggregate(ctx, s.inputs, dst)
 	clear(s.inputs) // drop references to the request's buffers
 	s.inputs = s.inputs[:0]
-	return out, h.done(host.HookAggregate, err)
+	return out, h.done(host.HookAggregate, err, start)
 }
 
 // Route runs the plugin's route hook on the node's output.
 func (h *Hooks) Route(ctx context.Context, output []byte, successors []string, selected []bool) error {
-	return h.done(host.HookRoute, h.plugin.Route(ctx, output, successors, selected))
+	start := time.Now()
+	return h.done(host.HookRoute, h.plugin.Route(ctx, output, successors, selected), start)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 
@@ -46,6 +47,25 @@ var hookOrder = [...]host.Hook{host.HookRequest, host.HookResponse, host.HookEve
 type callMetrics struct {
 	labels   string
 	counters [len(hookOrder)][len(outcomes)]atomic.Pointer[metrics.Counter]
+	// latency holds megaflow_plugin_call_duration_seconds per hook,
+	// registered on first use like the counters.
+	latency [len(hookOrder)]atomic.Pointer[metrics.PrometheusHistogram]
+}
+
+// latencyBuckets suit calls from a microsecond (a no-op hook) to the
+// longest plugin timeouts, in seconds.
+var latencyBuckets = []float64{.000005, .00001, .000025, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1}
+
+// observe records one call's duration.
+func (m *callMetrics) observe(hook host.Hook, took time.Duration) {
+	h := hookIndex(hook)
+	hist := m.latency[h].Load()
+	if hist == nil {
+		hist = metrics.GetOrCreatePrometheusHistogramExt(`megaflow_plugin_call_duration_seconds{`+m.labels+
+			`,hook="`+hookOrder[h].String()+`"}`, latencyBuckets)
+		m.latency[h].Store(hist)
+	}
+	hist.Update(took.Seconds())
 }
 
 func newCallMetrics(plugin, node string) *callMetrics {
