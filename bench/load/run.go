@@ -124,6 +124,9 @@ func newClient(cfg *Config) (*fasthttp.HostClient, error) {
 		ReadBufferSize:      16 << 10,
 		WriteBufferSize:     16 << 10,
 		StreamResponseBody:  cfg.SSE,
+		// One attempt per request: a retried GET would count as one
+		// success with the latency of both attempts.
+		MaxIdemponentCallAttempts: 1,
 	}, nil
 }
 
