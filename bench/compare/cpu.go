@@ -11,8 +11,8 @@ import (
 // TargetResult.CPUPerRequest.
 const SelfName = "bench"
 
-// CPUWindow measures CPU time per process over one run's measured window:
-// set its Hook as the run's load.Config.OnWindow, then call PerRequest.
+// CPUWindow measures CPU time per process over one run's measured window.
+// Set its Hook as the run's load.Config.OnWindow, then call PerRequest.
 type CPUWindow struct {
 	read func() (map[string]time.Duration, error)
 

@@ -121,9 +121,9 @@ func addLoadFlags(fs *flag.FlagSet) *loadFlags {
 	return f
 }
 
-// apply copies the flags into cfg: every flag when set is nil, otherwise
-// only the flags named in set, so that a scenario's values stay unless the
-// command line overrides them.
+// apply copies the flags into cfg. With a nil set it copies every flag,
+// otherwise only the flags named in set, so that a scenario's values stay
+// unless the command line overrides them.
 func (f *loadFlags) apply(cfg *load.Config, set map[string]bool) error {
 	isSet := func(name string) bool { return set == nil || set[name] }
 	if isSet("connections") {
