@@ -29,7 +29,9 @@ type ContentSettings struct {
 }
 
 // ContentGuard checks a request's content type and, for JSON bodies, that
-// the body is well-formed JSON and matches the route's schema. A body is
+// the body is well-formed JSON and matches the route's schema. A GET,
+// HEAD, DELETE or OPTIONS request with no body and no Content-Type passes,
+// since it has no content to check. A body is
 // JSON when its media type is application/json or ends in "+json"
 // (RFC 6839 §3.1).
 //
@@ -85,6 +87,9 @@ func compileSchema(path string) (*jsonschema.Schema, error) {
 // Check implements Guard.
 func (g *ContentGuard) Check(ctx *fasthttp.RequestCtx) *Error {
 	mediaType := mediaTypeOf(ctx.Request.Header.ContentType())
+	if len(mediaType) == 0 && len(ctx.Request.Body()) == 0 && !expectsBody(ctx) {
+		return nil // a GET, HEAD, DELETE or OPTIONS request without content
+	}
 	if len(g.types) > 0 && !g.accepts(mediaType) {
 		return &Error{Status: fasthttp.StatusUnsupportedMediaType, Message: g.unsupportedMessage(mediaType)}
 	}
@@ -200,6 +205,12 @@ func mediaTypeOf(contentType []byte) []byte {
 		contentType = contentType[:i]
 	}
 	return bytes.TrimSpace(contentType)
+}
+
+// expectsBody reports whether the request's method normally carries
+// content: POST, PUT or PATCH.
+func expectsBody(ctx *fasthttp.RequestCtx) bool {
+	return ctx.IsPost() || ctx.IsPut() || ctx.IsPatch()
 }
 
 // isJSONMediaType reports whether a media type is JSON.

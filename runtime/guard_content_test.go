@@ -98,6 +98,39 @@ func TestGuardContent(t *testing.T) {
 	}
 }
 
+func TestGuardContentBodilessMethods(t *testing.T) {
+	g, err := NewContentGuard(ContentSettings{ContentTypes: []string{"application/json"}, SchemaFile: writeFile(t, "chat.schema.json", chatSchema)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		method, contentType, body string
+		status                    int
+	}{
+		{"GET", "", "", 200},
+		{"DELETE", "", "", 200},
+		{"GET", "text/plain", "", 415},
+		{"DELETE", "", "{}", 415},
+		{"POST", "", "", 415},
+		{"PUT", "application/json", "", 400},
+	}
+	for _, tc := range cases {
+		ctx := requestFrom("192.0.2.10")
+		ctx.Request.Header.SetMethod(tc.method)
+		if tc.contentType != "" {
+			ctx.Request.Header.SetContentType(tc.contentType)
+		}
+		ctx.Request.SetBodyString(tc.body)
+		status := 200
+		if e := g.Check(ctx); e != nil {
+			status = e.Status
+		}
+		if status != tc.status {
+			t.Errorf("%s with Content-Type %q and body %q: status %d, want %d", tc.method, tc.contentType, tc.body, status, tc.status)
+		}
+	}
+}
+
 func TestGuardContentSettingsErrors(t *testing.T) {
 	cases := []struct {
 		name string
