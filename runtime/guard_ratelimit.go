@@ -51,8 +51,7 @@ const rateLimitShards = 32
 // else the client's IP address.
 //
 // Checking a request from a known client does not allocate, except that
-// reading X-Forwarded-For from a trusted proxy allocates one string per
-// address read.
+// reading an IPv6 address from X-Forwarded-For allocates one string.
 type RateLimitGuard struct {
 	limit    rate.Limit
 	burst    int
@@ -212,7 +211,7 @@ func (g *RateLimitGuard) clientAddr(ctx *fasthttp.RequestCtx) netip.Addr {
 			} else {
 				list = nil
 			}
-			addr, err := netip.ParseAddr(string(bytes.TrimSpace(hop)))
+			addr, err := parseAddr(bytes.TrimSpace(hop))
 			if err != nil {
 				// A malformed hop ends the walk: what lies beyond it
 				// cannot be trusted.
@@ -234,6 +233,37 @@ func (g *RateLimitGuard) isTrusted(a netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// parseAddr parses an IP address. Dotted IPv4 addresses, the common case
+// in X-Forwarded-For, are parsed without allocating; others go through
+// netip.ParseAddr.
+func parseAddr(b []byte) (netip.Addr, error) {
+	var ip [4]byte
+	part, digits := 0, 0
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9' && digits < 3:
+			if digits > 0 && ip[part] == 0 {
+				return netip.ParseAddr(string(b)) // leading zero: let netip reject it
+			}
+			n := int(ip[part])*10 + int(c-'0')
+			if n > 255 {
+				return netip.ParseAddr(string(b))
+			}
+			ip[part] = byte(n)
+			digits++
+		case c == '.' && digits > 0 && part < 3:
+			part++
+			digits = 0
+		default:
+			return netip.ParseAddr(string(b))
+		}
+	}
+	if part != 3 || digits == 0 {
+		return netip.ParseAddr(string(b))
+	}
+	return netip.AddrFrom4(ip), nil
 }
 
 // remoteAddr returns the peer's IP address, or the zero Addr when the

@@ -220,6 +220,21 @@ func TestGuardRateLimitMemoryBounded(t *testing.T) {
 	}
 }
 
+func TestGuardRateLimitParseAddr(t *testing.T) {
+	cases := []string{
+		"192.0.2.1", "0.0.0.0", "255.255.255.255", "10.0.0.255",
+		"256.0.0.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "1..2.3", ".1.2.3", "1.2.3.", "1.2.3.4x", "",
+		"2001:db8::1", "::ffff:192.0.2.1", "fe80::1%eth0", "1234",
+	}
+	for _, in := range cases {
+		got, gotErr := parseAddr([]byte(in))
+		want, wantErr := netip.ParseAddr(in)
+		if got != want || (gotErr == nil) != (wantErr == nil) {
+			t.Errorf("parseAddr(%q) = %v, %v; netip.ParseAddr gives %v, %v", in, got, gotErr, want, wantErr)
+		}
+	}
+}
+
 func TestGuardRateLimitSettingsErrors(t *testing.T) {
 	cases := []RateLimitSettings{{}, {Rate: -1}, {Rate: 1, Burst: -1}, {Rate: 1, MaxClients: -5}}
 	for _, set := range cases {
