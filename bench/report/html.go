@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/megaflow/megaflow/bench/load"
@@ -13,6 +15,9 @@ import (
 type Run struct {
 	Name   string
 	Result *load.Result
+	// CPU is the CPU microseconds per request of each process behind the
+	// run, keyed by process name. Nil leaves the CPU table out.
+	CPU map[string]float64
 }
 
 // palette contains the series colors, in order of the runs.
@@ -23,6 +28,7 @@ var palette = []string{"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#
 // SVG, with no scripts and no external assets.
 func WriteHTML(w io.Writer, title string, runs []Run) error {
 	page := htmlPage{Title: title, Generated: time.Now().UTC().Format(time.RFC3339), Runs: runs}
+	page.CPUProcesses, page.CPURows = cpuTable(runs)
 	page.Charts = append(page.Charts, latencyChart(runs, false).svg())
 	if len(runs) > 0 && runs[0].Result.SSE != nil {
 		page.Charts = append(page.Charts, latencyChart(runs, true).svg())
@@ -38,10 +44,44 @@ func WriteHTML(w io.Writer, title string, runs []Run) error {
 }
 
 type htmlPage struct {
-	Title     string
-	Generated string
-	Runs      []Run
-	Charts    []template.HTML
+	Title        string
+	Generated    string
+	Runs         []Run
+	CPUProcesses []string
+	CPURows      []cpuRow
+	Charts       []template.HTML
+}
+
+// cpuRow is one run's line of the CPU table, in CPUProcesses order.
+type cpuRow struct {
+	Name   string
+	Values []float64
+	Total  float64
+}
+
+// cpuTable returns the process names that any run reports and one row per
+// run with CPU figures.
+func cpuTable(runs []Run) ([]string, []cpuRow) {
+	seen := map[string]bool{}
+	for _, run := range runs {
+		for name := range run.CPU {
+			seen[name] = true
+		}
+	}
+	processes := slices.Sorted(maps.Keys(seen))
+	var rows []cpuRow
+	for _, run := range runs {
+		if run.CPU == nil {
+			continue
+		}
+		row := cpuRow{Name: run.Name}
+		for _, name := range processes {
+			row.Values = append(row.Values, run.CPU[name])
+			row.Total += run.CPU[name]
+		}
+		rows = append(rows, row)
+	}
+	return processes, rows
 }
 
 func latencyChart(runs []Run, ttft bool) *chart {
@@ -133,7 +173,11 @@ svg .legend { font-size: 12px; fill: #333; }
 <tr><th>streaming</th><th>streams</th><th>tokens</th><th>tokens/s</th><th>tokens/s per stream</th><th>TTFT p50</th><th>TTFT p99</th><th>ITL p50</th><th>ITL p99</th></tr>
 <tr><td>event stream</td><td>{{.Streams}}</td><td>{{.Tokens}}</td><td>{{printf "%.0f" .TokensPerSecond}}</td><td>{{printf "%.1f" .StreamTokensPerSecond}}</td><td>{{ms .TTFT.P50Ms}}</td><td>{{ms .TTFT.P99Ms}}</td><td>{{ms .ITL.P50Ms}}</td><td>{{ms .ITL.P99Ms}}</td></tr>
 </table>{{end}}{{end}}
-{{range .Charts}}{{.}}
+{{if .CPURows}}<table>
+<tr><th>CPU µs per request</th>{{range .CPUProcesses}}<th>{{.}}</th>{{end}}<th>total</th></tr>
+{{range .CPURows}}<tr><td>{{.Name}}</td>{{range .Values}}<td>{{printf "%.1f" .}}</td>{{end}}<td>{{printf "%.1f" .Total}}</td></tr>
+{{end}}</table>
+{{end}}{{range .Charts}}{{.}}
 {{end}}
 </body>
 </html>

@@ -67,3 +67,17 @@ func TestNiceCeil(t *testing.T) {
 		}
 	}
 }
+
+func TestHTMLShowsCPUTable(t *testing.T) {
+	res := sampleResult(t)
+	var page bytes.Buffer
+	runs := []Run{{Name: "via-megaflow", Result: res, CPU: map[string]float64{"bench": 10.5, "megaflow": 25.25}}}
+	if err := WriteHTML(&page, "cpu", runs); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"CPU µs per request", "<th>megaflow</th>", "<td>25.2</td>", "<td>35.8</td>"} {
+		if !strings.Contains(page.String(), want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+}

@@ -71,7 +71,7 @@ func runBench(args []string) int {
 		fmt.Fprintf(os.Stderr, "megaflow bench: %v\n", err)
 		return 2
 	}
-	if err := out.write(res); err != nil {
+	if err := out.write(res, nil); err != nil {
 		fmt.Fprintf(os.Stderr, "megaflow bench: %v\n", err)
 		return 1
 	}
@@ -244,9 +244,13 @@ func addOutputFlags(fs *flag.FlagSet) *outputFlags {
 }
 
 // write prints the table of res to stdout and writes the requested files.
-func (o *outputFlags) write(res *load.Result) error {
+// cpu, the CPU microseconds per request by process, may be nil.
+func (o *outputFlags) write(res *load.Result, cpu map[string]float64) error {
 	if err := report.WriteTable(os.Stdout, res); err != nil {
 		return err
+	}
+	if cpu != nil {
+		fmt.Printf("cpu per request (µs)  %s\n", compare.FormatCPU(cpu))
 	}
 	if o.jsonFile != "" {
 		if err := report.WriteJSONFile(o.jsonFile, res); err != nil {
@@ -254,7 +258,7 @@ func (o *outputFlags) write(res *load.Result) error {
 		}
 	}
 	if o.htmlFile != "" {
-		return writeHTMLFile(o.htmlFile, "megaflow bench: "+res.Method+" "+res.Target, []report.Run{{Name: "run", Result: res}})
+		return writeHTMLFile(o.htmlFile, "megaflow bench: "+res.Method+" "+res.Target, []report.Run{{Name: "run", Result: res, CPU: cpu}})
 	}
 	return nil
 }
@@ -332,12 +336,7 @@ func runBenchScenario(args []string) int {
 		fmt.Fprintf(os.Stderr, "megaflow bench scenario: %v\n", err)
 		return 1
 	}
-	defer func() {
-		if perRequest := cpu.PerRequest(res.Requests); perRequest != nil {
-			fmt.Printf("cpu per request (µs)  %s\n", compare.FormatCPU(perRequest))
-		}
-	}()
-	if err := out.write(res); err != nil {
+	if err := out.write(res, cpu.PerRequest(res.Requests)); err != nil {
 		fmt.Fprintf(os.Stderr, "megaflow bench scenario: %v\n", err)
 		return 1
 	}
@@ -501,7 +500,7 @@ func writeComparison(cmp *compare.Comparison, cfg load.Config, jsonFile, htmlFil
 		var runs []report.Run
 		for _, t := range cmp.Targets {
 			if run := medianRun(t); run != nil {
-				runs = append(runs, report.Run{Name: t.Name, Result: run})
+				runs = append(runs, report.Run{Name: t.Name, Result: run, CPU: t.MedianCPUPerRequest})
 			}
 		}
 		if err := writeHTMLFile(htmlFile, "megaflow bench compare", runs); err != nil {
