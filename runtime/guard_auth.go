@@ -189,7 +189,9 @@ type Principal struct {
 const principalKey = "megaflow.principal"
 
 // PrincipalOf returns the client that a guard authenticated for this
-// request, or nil when no AuthGuard ran or the route has none.
+// request, or nil when no AuthGuard ran or the route has none. The
+// Principal of an API key is shared by all its requests, so callers must
+// not modify it.
 func PrincipalOf(ctx *fasthttp.RequestCtx) *Principal {
 	p, _ := ctx.UserValue(principalKey).(*Principal)
 	return p
