@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"github.com/VictoriaMetrics/metrics"
 	"math"
 	"sync/atomic"
 	"time"
@@ -23,6 +24,9 @@ type replica struct {
 	// breaker is nil when the service disables breakers.
 	breaker *breaker
 	health  replicaHealth
+	// calls counts attempts by outcome, indexed by callOutcome, in
+	// megaflow_replica_calls_total.
+	calls [3]*metrics.Counter
 }
 
 // usable reports whether the replica may be picked: it passed its health
@@ -117,8 +121,12 @@ func (u *Upstream) pick(exclude *replica, tried uint64) *replica {
 // Execute reports as errAttemptCutShort or errStaleConnection. A streamed call should release with a nil err once
 // the stream ended normally.
 func (u *Upstream) release(r *replica, err error, status int) {
+	outcome := classifyOutcome(err, status)
 	if r.breaker != nil {
-		r.breaker.record(classifyOutcome(err, status))
+		r.breaker.record(outcome)
+	}
+	if int(outcome) < len(r.calls) && r.calls[outcome] != nil {
+		r.calls[outcome].Inc()
 	}
 	r.outstanding.Add(-1)
 }

@@ -331,6 +331,7 @@ func TestMetricsExpositionHasEveryFamily(t *testing.T) {
 		"megaflow_service_calls_total", "megaflow_service_duration_seconds", "megaflow_service_retries_total",
 		"megaflow_breaker_state", "megaflow_breaker_transitions_total", "megaflow_upstream_healthy",
 		"megaflow_upstream_outstanding", "megaflow_upstream_connections_open", "megaflow_upstream_connections_idle",
+		"megaflow_replica_calls_total",
 	} {
 		if fams[name] == nil {
 			t.Errorf("family %s missing", name)

@@ -6,10 +6,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/VictoriaMetrics/metrics"
 	"log/slog"
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -204,6 +206,10 @@ func (u *Upstream) newReplica(raw string, opts UpstreamOptions, tlsConfig *tls.C
 		client:  u.newCallClient(addr, isTLS, tlsConfig, dialTimeout, opts),
 		breaker: newBreaker(opts.Breaker, u.svc.Name, raw, u.log),
 	}
+	labels := `service=` + strconv.Quote(u.svc.Name) + `,replica=` + strconv.Quote(raw)
+	r.calls[outcomeSuccess] = metrics.GetOrCreateCounter(`megaflow_replica_calls_total{` + labels + `,outcome="success"}`)
+	r.calls[outcomeFailure] = metrics.GetOrCreateCounter(`megaflow_replica_calls_total{` + labels + `,outcome="failure"}`)
+	r.calls[outcomeIgnored] = metrics.GetOrCreateCounter(`megaflow_replica_calls_total{` + labels + `,outcome="canceled"}`)
 	r.health.healthy.Store(true)
 	if u.health.Interval > 0 {
 		r.health.probeURL = parsed.Scheme + "://" + parsed.Host + u.health.Path
