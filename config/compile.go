@@ -72,6 +72,7 @@ func compile(f *File, listenOverride string, health bool) (snap *runtime.Snapsho
 		for i := range spec.Nodes {
 			attachHooks(f, name, i, &f.Flows[name].Nodes[i], &spec.Nodes[i], plugins, out)
 		}
+		attachOPEA(f.Flows[name], &spec)
 		p, err := runtime.CompilePlan(spec)
 		if err != nil {
 			out.add(f.position("flows", name), "%v", err)
@@ -85,7 +86,7 @@ func compile(f *File, listenOverride string, health bool) (snap *runtime.Snapsho
 
 	routes := make([]runtime.Route, 0, len(f.Routes))
 	for _, rc := range f.Routes {
-		routes = append(routes, runtime.Route{Path: rc.Path, Methods: rc.Methods, Plan: plans[rc.Flow]})
+		routes = append(routes, runtime.Route{Path: rc.Path, Methods: rc.Methods, Plan: plans[rc.Flow], API: routeAPI(rc)})
 	}
 	snap, err = runtime.NewSnapshot(serverSettings(f, listenOverride), routes, svcList, closers...)
 	if err != nil {

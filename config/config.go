@@ -179,6 +179,13 @@ type Flow struct {
 	// the only leaf.
 	Output string `toml:"output"`
 	Nodes  []Node `toml:"nodes"`
+	// Chain is a shorthand for nodes and their after lists, such as
+	// "embedding >> retriever >> (rerank, web) >> llm"; see chain.go.
+	Chain string `toml:"chain"`
+	// AggregateMode is how a node combines several predecessors' outputs:
+	// "keyed" (an object keyed by predecessor name) or "merge" (their
+	// objects merged key by key, later predecessors winning, as OPEA does).
+	AggregateMode string `toml:"aggregate_mode" default:"keyed"`
 }
 
 // Node is one [[flows.NAME.nodes]] entry.
@@ -199,6 +206,9 @@ type Node struct {
 	Events    string `toml:"events"`
 	Aggregate string `toml:"aggregate"`
 	Route     string `toml:"route"`
+	// AggregateMode overrides the flow's aggregate_mode for this node;
+	// empty means the flow's.
+	AggregateMode string `toml:"aggregate_mode"`
 }
 
 // NodeName returns the node's name: its name key, or else its service.
@@ -217,6 +227,12 @@ type Route struct {
 	Methods []string `toml:"methods" default:"POST"`
 	// Flow names the [flows.NAME] that handles the route.
 	Flow string `toml:"flow"`
+	// API gives the route a client-facing API around its flow: "openai"
+	// for OpenAI's chat completions; empty passes bodies unchanged.
+	API string `toml:"api"`
+	// StreamFormat is how a route with an API streams: "openai" chunks or
+	// OPEA's "data: b'...'" events.
+	StreamFormat string `toml:"stream_format" default:"openai"`
 }
 
 // Name returns the path the file was loaded from.

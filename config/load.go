@@ -64,6 +64,7 @@ func parse(name, dir string, src []byte, lookup func(string) (string, bool)) (*F
 	}
 	settle := &settler{pos: pos, tree: tree, out: out, lookup: lookup}
 	settle.table(reflect.ValueOf(f).Elem(), nil)
+	expandChains(f, out)
 	v := &validator{f: f, pos: pos, out: out}
 	v.validate()
 	if err := out.err(); err != nil {

@@ -34,6 +34,7 @@ func (v *validator) validate() {
 		v.flow(name)
 	}
 	v.routes()
+	v.opea()
 }
 
 // at returns the position of the key at path, or of its nearest table.
