@@ -25,6 +25,14 @@ test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
 
+## test-openai: stream the ChatQnA example end to end from the official
+## openai npm package (tests/openai-client); needs node and npm, installs
+## the pinned package with npm ci, and fails rather than skips without them
+.PHONY: test-openai
+test-openai:
+	cd tests/openai-client && npm ci --no-audit --no-fund
+	MEGAFLOW_TEST_OPENAI=1 $(GO) test -count=1 -run 'TestChatQnA' -v ./tests/chatqna/
+
 ## bench: micro-benchmarks, then the standard load comparison: the echo mock
 ## loaded directly, through megaflow's echo flow and through nginx (when
 ## installed), in alternating rounds; appends a dated entry to bench/RESULTS.md
