@@ -57,7 +57,7 @@ func (a *Admin) Handle(ctx *fasthttp.RequestCtx) {
 	}
 	if !ctx.IsGet() && !ctx.IsHead() {
 		ctx.Response.Header.Set("Allow", "GET, HEAD")
-		ctx.Error(`{"error":"method not allowed; the admin endpoints answer GET"}`, fasthttp.StatusMethodNotAllowed)
+		ctx.Error(`{"error":"method not allowed; the admin endpoints accept GET"}`, fasthttp.StatusMethodNotAllowed)
 		ctx.SetContentType("application/json")
 		return
 	}
@@ -81,7 +81,7 @@ func (a *Admin) Handle(ctx *fasthttp.RequestCtx) {
 	}
 }
 
-// readyz answers 200 when every required node of every routed flow has a
+// readyz responds 200 when every required node of every routed flow has a
 // usable replica, and 503 listing the services that do not.
 func (a *Admin) readyz(ctx *fasthttp.RequestCtx) {
 	var notReady []string

@@ -65,7 +65,7 @@ type Call struct {
 	// OutputType is Output's media type, set with SetOutputType.
 	OutputType []byte
 	// Status is the HTTP status of the output: 0 until the service
-	// answered, or the status given to ShortCircuit.
+	// responded, or the status given to ShortCircuit.
 	Status int
 
 	requestID   []byte
@@ -83,7 +83,7 @@ type Call struct {
 	upstreamAttempts int
 	upstreamReplica  string
 	// stream is an open event stream of the output node\'s service, nil
-	// unless the service answered text/event-stream.
+	// unless the service responded with text/event-stream.
 	stream *upstreamStream
 	// sentences is true when stream is a predecessor's stream that this
 	// node post-processes sentence by sentence.
@@ -137,7 +137,7 @@ func (c *Call) SetOutputType(t []byte) {
 	c.OutputType = c.outTypeBuf
 }
 
-// ShortCircuit answers in place of the service: the service is not called
+// ShortCircuit responds in place of the service: the service is not called
 // and body becomes the node's output with the given status. Called from a
 // RequestShaper.
 func (c *Call) ShortCircuit(status int, body []byte) {

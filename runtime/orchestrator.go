@@ -257,7 +257,7 @@ func (r *Results) Names() []string {
 	return names
 }
 
-// Output returns the flow's answer: the output node's result, or the last
+// Output returns the flow's response: the output node's result, or the last
 // node that ran on the way to it when routing skipped it.
 func (r *Results) Output() (Result, bool) {
 	if r.output == "" {

@@ -22,8 +22,8 @@ type NodeSpec struct {
 	// Name identifies the node within the flow. Empty means the service's
 	// name, so a service used twice needs a name on at least one node.
 	Name string
-	// Service is what the node calls. It must have a Handler or be remote
-	// with an Executor, see Exec.
+	// Service is the service the node calls. It needs a Handler, or an
+	// Executor in Exec when it is remote.
 	Service *MicroService
 	// Exec runs the node. Nil means Service.Handler for a local service;
 	// remote services get their upstream client from the caller that
@@ -77,14 +77,15 @@ type planNode struct {
 	NodeSpec
 	index    int32
 	optional bool
-	// inline is true when the executor runs short and never blocks.
+	// inline is true when the executor declares itself short and
+	// non-blocking (InlineExecutor); the declaration is trusted.
 	inline bool
 	// metrics counts the node's service calls; nil for a node without a
 	// service.
 	metrics *serviceMetrics
 	// streamable is true for the output node of a streaming service, or
 	// the predecessor of a StreamSentences output node: its
-	// text/event-stream answer is passed on as it arrives.
+	// text/event-stream response is passed on as it arrives.
 	streamable bool
 	// sentenceStream is true for a StreamSentences output node.
 	sentenceStream bool

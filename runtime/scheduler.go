@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// NodeState is what happened to a node in one run.
+// NodeState is the outcome of a node in one run.
 type NodeState uint8
 
 const (
@@ -49,7 +49,7 @@ var ErrDeadline = errors.New("flow deadline exceeded")
 //
 // Ownership: the request goroutine holds one reference and every node that
 // has not finished holds one; the state returns to the pool when the last
-// reference is dropped, which lets a request answer at once when a required
+// reference is dropped, which lets a request respond at once when a required
 // node fails while its siblings wind down.
 type runState struct {
 	plan   *Plan
@@ -148,7 +148,7 @@ func newRunState(p *Plan) *runState {
 	return rs
 }
 
-// runInput is what a request gives a run.
+// runInput is the request data a run starts from.
 type runInput struct {
 	body        []byte
 	contentType []byte
@@ -230,8 +230,8 @@ func (rs *runState) release() {
 		return
 	}
 	for i := range rs.calls {
-		// A stream nobody forwarded (the request failed, say) still holds
-		// an upstream connection.
+		// A stream that was never forwarded (the request failed, say)
+		// still holds an upstream connection.
 		if st := rs.calls[i].stream; st != nil {
 			rs.calls[i].stream = nil
 			st.close(ErrCanceled)
@@ -419,8 +419,8 @@ func (rs *runState) step(i int32, start time.Duration) ([]int32, time.Duration) 
 		end = time.Since(rs.start)
 		rs.dur[i] = end - start
 		if n.metrics != nil && rs.calls[i].upstreamAttempts > 0 {
-			// The node's duration stands in for the call's, hooks
-			// included, so the clock is read once per node.
+			// The node's duration, hooks included, is used as the call's,
+			// so the clock is read once per node.
 			n.metrics.observe(rs.dur[i].Seconds(), err, rs.calls[i].upstreamAttempts)
 		}
 		if err == nil {
@@ -664,10 +664,10 @@ func serviceName(n *planNode) string {
 	return ""
 }
 
-// resultNode returns the node whose output answers the request: the output
+// resultNode returns the node whose output is the response: the output
 // node when it ran, else the last node that ran on the way to it (a
 // runtime leaf among its ancestors, latest in topological order), as OPEA
-// answers with the last node left in its runtime graph. It returns -1 when
+// responds with the last node left in its runtime graph. It returns -1 when
 // no such node ran.
 func (rs *runState) resultNode() int32 {
 	p := rs.plan

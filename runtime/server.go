@@ -17,7 +17,7 @@ import (
 )
 
 // Server is the megaservice's HTTP ingress: it maps each request to a flow
-// of the current Snapshot, runs it and answers with the flow's output, its
+// of the current Snapshot, runs it and responds with the flow's output, its
 // event stream, or a JSON error.
 type Server struct {
 	// Version is reported by /v1/health_check. Set it before Serve; empty
@@ -74,8 +74,8 @@ var (
 	pathHealthCheck   = []byte("/v1/health_check")
 )
 
-// request is what the handler knows of one request while it is served.
-// It lives on the handler's stack unless the answer is a stream.
+// request is the handler's state of one request while it is served. It
+// lives on the handler's stack unless the response is a stream.
 type request struct {
 	snap   *Snapshot // held until the request ends
 	start  time.Time
@@ -99,7 +99,7 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 	}
 }
 
-// serve answers the request and reports whether the answer is a stream,
+// serve responds to the request and reports whether the response is a stream,
 // in which case the stream's writer ends the request.
 func (s *Server) serve(ctx *fasthttp.RequestCtx, req *request) (streaming bool) {
 	snap := req.snap
@@ -198,8 +198,9 @@ func requestIDOf(ctx *fasthttp.RequestCtx, buf []byte) []byte {
 	return newRequestID(buf)
 }
 
-// writeResult answers with the flow's output, or with the error that ended
-// it early, and returns the index of the node whose output answered, or -1.
+// writeResult responds with the flow's output, or with the error that
+// ended it early, and returns the index of the node whose output is the
+// response, or -1.
 // The output is copied, since the run state is reused.
 func (s *Server) writeResult(ctx *fasthttp.RequestCtx, rs *runState, req *request) int32 {
 	complete := rs.complete()
@@ -259,7 +260,7 @@ func (s *Server) writeResult(ctx *fasthttp.RequestCtx, rs *runState, req *reques
 }
 
 // appendPartial appends the comma-separated names of optional nodes that
-// failed and were left out of the answer.
+// failed and were left out of the response.
 func (rs *runState) appendPartial(dst []byte) []byte {
 	for i := range rs.plan.nodes {
 		if rs.state[i] == NodeFailed && rs.plan.nodes[i].optional {
@@ -272,7 +273,7 @@ func (rs *runState) appendPartial(dst []byte) []byte {
 	return dst
 }
 
-// startStream answers with the output node's event stream. The writer runs
+// startStream responds with the output node's event stream. The writer runs
 // on its own goroutine once the handler returns; it owns the run state and
 // the request from then on, and ends both.
 func (s *Server) startStream(ctx *fasthttp.RequestCtx, rs *runState, r int32, req *request, writeTimeout time.Duration) {
@@ -306,9 +307,9 @@ func (s *Server) startStream(ctx *fasthttp.RequestCtx, rs *runState, r int32, re
 
 // forwardStream copies events from the upstream to the client, flushing
 // each one, and measures token latencies on what the client receives. A
-// client that goes away ends the upstream call at once; an upstream that
+// client that goes away ends the upstream call at once. An upstream that
 // breaks off ends the client's stream with an "error" event and no
-// [DONE], so the client can tell a truncated answer from a complete one.
+// [DONE], so the client can tell a truncated response from a complete one.
 func (s *Server) forwardStream(w *bufio.Writer, conn net.Conn, rs *runState, r int32, req *request, writeTimeout time.Duration) {
 	call := &rs.calls[r]
 	st := call.stream
@@ -412,13 +413,13 @@ func (s *Server) forwardStream(w *bufio.Writer, conn net.Conn, rs *runState, r i
 
 var errClientGone = errors.New("client closed the connection")
 
-// eventSource yields the events of a streamed answer.
+// eventSource yields the events of a streamed response.
 type eventSource interface {
 	next() ([]byte, error)
 	close(err error)
 }
 
-// writeError answers with e as JSON and logs it once.
+// writeError responds with e as JSON and logs it once.
 func (s *Server) writeError(ctx *fasthttp.RequestCtx, req *request, e *Error) {
 	req.status = e.Status
 	ctx.SetStatusCode(e.Status)
@@ -436,7 +437,7 @@ func (s *Server) writeError(ctx *fasthttp.RequestCtx, req *request, e *Error) {
 	}
 }
 
-// writeHealthCheck answers OPEA's health check shape.
+// writeHealthCheck writes OPEA's health check shape.
 func writeHealthCheck(ctx *fasthttp.RequestCtx, version string) {
 	if version == "" {
 		version = "dev"
@@ -447,7 +448,7 @@ func writeHealthCheck(ctx *fasthttp.RequestCtx, version string) {
 	ctx.SetBody(body)
 }
 
-// handleParseError answers requests fasthttp could not read: too large a
+// handleParseError responds to requests fasthttp could not read: too large a
 // body (413), too large headers (431), a timeout (408), anything else
 // (400).
 func (s *Server) handleParseError(ctx *fasthttp.RequestCtx, err error) {

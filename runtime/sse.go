@@ -83,7 +83,7 @@ const (
 	eventDone                   // OpenAI's "data: [DONE]"
 )
 
-// classifyEvent tells whether an event carries content: an OpenAI
+// classifyEvent reports whether an event carries content: an OpenAI
 // chat.completion.chunk with a non-empty choices[].delta.content (or a
 // completions choices[].text), a TGI event with a non-special token.text,
 // OPEA's "data: b'...'" with something between the quotes, or plain text

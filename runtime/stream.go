@@ -10,7 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// upstreamStream is an open text/event-stream answer of a service, handed
+// upstreamStream is an open text/event-stream response of a service, handed
 // from the node that called it to the server, which forwards it to the
 // client event by event.
 type upstreamStream struct {
@@ -26,8 +26,8 @@ type upstreamStream struct {
 var eventStreamType = []byte("text/event-stream")
 
 // executeStream calls a streaming service for the output node. When the
-// service answers text/event-stream, the open body is left in call for the
-// server to forward; any other answer is read whole, as Execute does.
+// service responds with text/event-stream, the open body is left in call for the
+// server to forward; any other response is read whole, as Execute does.
 // Replica fallback can only happen here, before the first event reaches the
 // client.
 func (u *Upstream) executeStream(ctx context.Context, call *Call) error {
@@ -70,7 +70,7 @@ func (u *Upstream) executeStream(ctx context.Context, call *Call) error {
 	switch {
 	case status >= 500:
 		u.release(r, nil, status)
-		return &Error{Status: 502, Message: "service answered with an error", Service: u.svc.Name, UpstreamStatus: status}
+		return &Error{Status: 502, Message: "service responded with an error", Service: u.svc.Name, UpstreamStatus: status}
 	case status >= 400:
 		u.release(r, nil, status)
 		return &Error{Status: status, Message: "service rejected the request", Service: u.svc.Name, UpstreamStatus: status}
@@ -112,7 +112,7 @@ func (s *upstreamStream) interrupt() {
 }
 
 // drainStream reads a stream left in call into its output, for callers
-// that want the whole answer (Orchestrator.Schedule).
+// that want the whole response (Orchestrator.Schedule).
 func (c *Call) drainStream() {
 	if c.stream == nil {
 		return

@@ -390,7 +390,7 @@ func (u *Upstream) attempt(r *replica, req *fasthttp.Request, resp *fasthttp.Res
 	call.Status = status
 	switch {
 	case status >= 500:
-		return &Error{Status: 502, Message: "service answered with an error", Service: u.svc.Name, UpstreamStatus: status}
+		return &Error{Status: 502, Message: "service responded with an error", Service: u.svc.Name, UpstreamStatus: status}
 	case status >= 400:
 		// The service rejected what the client sent: pass its status on.
 		return &Error{Status: status, Message: "service rejected the request", Service: u.svc.Name, UpstreamStatus: status}

@@ -184,7 +184,7 @@ func TestUpstreamFailuresRetryAndBreak(t *testing.T) {
 		}, 0, 200, "", 3, []string{"closed"}},
 		{"500 is not retried", func(t *testing.T) (string, *atomic.Int64) {
 			return countingServer(t, okAfter(1, 500))
-		}, 0, 502, "service answered with an error", 1, []string{"closed"}},
+		}, 0, 502, "service responded with an error", 1, []string{"closed"}},
 		{"404 is passed on", func(t *testing.T) (string, *atomic.Int64) {
 			return countingServer(t, okAfter(1, 404))
 		}, 0, 404, "service rejected the request", 1, []string{"closed"}},
