@@ -56,7 +56,7 @@ listen_addr = "x"
 listn = "0.0.0.0:8001"
 `,
 		want: []string{
-			"3:1: server: unknown key \"listen_addr\"; valid keys are listen, max_body_bytes, max_concurrent_requests, read_timeout, write_timeout, idle_timeout, request_timeout, shutdown_grace",
+			"3:1: server: unknown key \"listen_addr\"; valid keys are listen, max_body_bytes, max_concurrent_requests, read_timeout, write_timeout, idle_timeout, request_timeout, shutdown_grace, tls_cert_file, tls_key_file",
 			"4:1: server: unknown key \"listn\"; did you mean \"listen\"?",
 		},
 	},
@@ -608,6 +608,125 @@ path = "truncated.wasm"
 `,
 		want: []string{
 			"2:1: plugin \"p\": path \"truncated.wasm\" is not a valid WebAssembly module: section type: read 0-th type: could not read parameter count: EOF",
+		},
+	},
+	{
+		name: "route auth without credentials",
+		src: `[services.a]
+url = "http://127.0.0.1:9000/"
+[flows.f]
+  [[flows.f.nodes]]
+  service = "a"
+[[routes]]
+path = "/x"
+flow = "f"
+  [routes.auth]
+  keys = ["alice"]
+`,
+		want: []string{
+			"9:3: route \"/x\" has an auth table, but [auth] defines no API keys and no JWT key; add [[auth.api_keys]], api_key_file or [auth.jwt]",
+		},
+	},
+	{
+		name: "api key hash invalid",
+		src: `[auth]
+  [[auth.api_keys]]
+  name = "alice"
+  sha256 = "abc"
+`,
+		want: []string{
+			"4:3: auth: api_keys[0].sha256: API key hash has 3 characters; write the 64 hex digits of the key's SHA-256 hash; compute it with: printf %s KEY | sha256sum",
+		},
+	},
+	{
+		name: "route auth names unknown key",
+		src: `[services.a]
+url = "http://127.0.0.1:9000/"
+[flows.f]
+  [[flows.f.nodes]]
+  service = "a"
+[[routes]]
+path = "/x"
+flow = "f"
+  [routes.auth]
+  keys = ["alcie"]
+  claims = { scope = ["chat"] }
+[auth]
+  [[auth.api_keys]]
+  name = "alice"
+  sha256 = "2bd806c97f0e00af1a1fc3328fa763a9269723c8db8fac4f93af71db186d6e90"
+`,
+		want: []string{
+			"10:11: route \"/x\": auth.keys names unknown API key \"alcie\"; the named API keys are alice",
+			"11:3: route \"/x\": auth.claims needs [auth.jwt] with a key; add it or remove claims",
+		},
+	},
+	{
+		name: "rate limit without rate",
+		src: `[services.a]
+url = "http://127.0.0.1:9000/"
+[flows.f]
+  [[flows.f.nodes]]
+  service = "a"
+[[routes]]
+path = "/x"
+flow = "f"
+  [routes.rate_limit]
+  burst = 5
+  trusted_proxies = ["10.0.0.0/33"]
+`,
+		want: []string{
+			"9:3: route \"/x\": rate_limit.rate is 0; set it to the requests per second one client may send, such as 10",
+			"11:22: route \"/x\": trusted proxy \"10.0.0.0/33\" is not an IP address or CIDR prefix; write, for example, \"10.0.0.0/8\"",
+		},
+	},
+	{
+		name: "content type and schema",
+		src: `[services.a]
+url = "http://127.0.0.1:9000/"
+[flows.f]
+  [[flows.f.nodes]]
+  service = "a"
+[[routes]]
+path = "/x"
+flow = "f"
+  [routes.content]
+  types = ["json"]
+  schema_file = "schema.json"
+`,
+		want: []string{
+			"10:12: route \"/x\": content type \"json\" is not a media type; write type/subtype, such as \"application/json\" or \"text/*\"",
+			"11:3: route \"/x\": content.schema_file \"schema.json\" does not exist; fix the path, which is relative to the configuration file's directory",
+		},
+	},
+	{
+		name: "tls certificate without key",
+		src: `[server]
+tls_cert_file = "not.wasm"
+`,
+		want: []string{
+			"2:1: server: tls_cert_file is set without tls_key_file; set both or neither",
+		},
+	},
+	{
+		name: "service tls over http",
+		src: `[services.a]
+url = "http://127.0.0.1:9000/"
+tls_ca_file = "not.wasm"
+`,
+		want: []string{
+			"1:1: service \"a\" sets TLS files, but no url or replica starts with https://; use https or remove the tls_* keys",
+		},
+	},
+	{
+		name: "jwt without key",
+		src: `[auth.jwt]
+algorithms = ["HS512"]
+issuer = "me"
+`,
+		want: []string{
+			"1:1: auth: [auth.jwt] has no key; set key_file, jwks_file or secret_file",
+			"2:15: auth: jwt algorithm \"HS512\" is not supported; use one of HS256, RS256, ES256",
 		},
 	},
 }

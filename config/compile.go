@@ -62,6 +62,7 @@ func compile(f *File, listenOverride string, health bool) (snap *runtime.Snapsho
 	}
 	services, upstreams, svcList, svcClosers := compileServices(f, health, out)
 	closers = append(closers, svcClosers...)
+	guards := newGuardSet(f, out)
 	if err := out.err(); err != nil {
 		return nil, err
 	}
@@ -85,8 +86,17 @@ func compile(f *File, listenOverride string, health bool) (snap *runtime.Snapsho
 	}
 
 	routes := make([]runtime.Route, 0, len(f.Routes))
-	for _, rc := range f.Routes {
-		routes = append(routes, runtime.Route{Path: rc.Path, Methods: rc.Methods, Plan: plans[rc.Flow], API: routeAPI(rc)})
+	for i, rc := range f.Routes {
+		routes = append(routes, runtime.Route{
+			Path:    rc.Path,
+			Methods: rc.Methods,
+			Plan:    plans[rc.Flow],
+			Guards:  guards.routeGuards(f, i, out),
+			API:     routeAPI(rc),
+		})
+	}
+	if err := out.err(); err != nil {
+		return nil, err
 	}
 	snap, err = runtime.NewSnapshot(serverSettings(f, listenOverride), routes, svcList, closers...)
 	if err != nil {
@@ -123,6 +133,9 @@ func compileServices(f *File, health bool, out *problems) (map[string]*runtime.M
 			svc.URL = url
 		}
 		opts := upstreamOptions(sc)
+		opts.TLSCAFile = f.resolve(sc.TLSCAFile)
+		opts.TLSCertFile = f.resolve(sc.TLSCertFile)
+		opts.TLSKeyFile = f.resolve(sc.TLSKeyFile)
 		if !health {
 			opts.Health = runtime.HealthSettings{}
 		}
@@ -160,6 +173,8 @@ func serverSettings(f *File, listenOverride string) runtime.ServerSettings {
 		ShutdownGrace:         s.ShutdownGrace.Duration,
 		AdminListen:           adminListen(f.Admin.Listen),
 		AccessLog:             f.Log.Access,
+		TLSCertFile:           f.resolve(s.TLSCertFile),
+		TLSKeyFile:            f.resolve(s.TLSKeyFile),
 	}
 }
 

@@ -39,6 +39,8 @@ type File struct {
 	Plugins  map[string]Plugin  `toml:"plugins"`
 	Flows    map[string]Flow    `toml:"flows"`
 	Routes   []Route            `toml:"routes"`
+	// Auth holds the credentials that routes with an auth table accept.
+	Auth Auth `toml:"auth"`
 
 	// name is the file's path, for error messages.
 	name string
@@ -66,6 +68,10 @@ type Server struct {
 	RequestTimeout Duration `toml:"request_timeout" default:"60s"`
 	// ShutdownGrace bounds draining in-flight requests at shutdown.
 	ShutdownGrace Duration `toml:"shutdown_grace" default:"30s"`
+	// TLSCertFile and TLSKeyFile are PEM files; when both are set the
+	// listener serves HTTPS. Relative paths start from the file's directory.
+	TLSCertFile string `toml:"tls_cert_file"`
+	TLSKeyFile  string `toml:"tls_key_file"`
 }
 
 // Admin is the [admin] table: the listener of metrics, health and admin
@@ -115,9 +121,15 @@ type Service struct {
 	// Stream marks a service that may respond with text/event-stream.
 	Stream bool `toml:"stream" default:"false"`
 	// APIKey is sent as a bearer token when not empty.
-	APIKey  string  `toml:"api_key"`
-	Breaker Breaker `toml:"breaker"`
-	Health  Health  `toml:"health"`
+	APIKey string `toml:"api_key"`
+	// TLSCAFile is a PEM file of the CAs that https replicas must chain
+	// to; TLSCertFile and TLSKeyFile are a client certificate for mutual
+	// TLS. Empty means the system roots and no client certificate.
+	TLSCAFile   string  `toml:"tls_ca_file"`
+	TLSCertFile string  `toml:"tls_cert_file"`
+	TLSKeyFile  string  `toml:"tls_key_file"`
+	Breaker     Breaker `toml:"breaker"`
+	Health      Health  `toml:"health"`
 }
 
 // Breaker is a [services.NAME.breaker] table: one circuit breaker per
@@ -233,6 +245,95 @@ type Route struct {
 	// StreamFormat is how a route with an API streams: "openai" chunks or
 	// OPEA's "data: b'...'" events.
 	StreamFormat string `toml:"stream_format" default:"openai"`
+	// Auth, RateLimit and Content are the route's guards, checked in this
+	// order before the flow runs; each is on only when its table is present.
+	Auth      RouteAuth `toml:"auth"`
+	RateLimit RateLimit `toml:"rate_limit"`
+	Content   Content   `toml:"content"`
+}
+
+// Auth is the [auth] table: the API keys and the JWT verifier that routes
+// share.
+type Auth struct {
+	// APIKeys lists keys by the SHA-256 hash of their text.
+	APIKeys []APIKey `toml:"api_keys"`
+	// APIKeyFile holds more keys, one "NAME HASH" or "HASH" per line.
+	APIKeyFile string `toml:"api_key_file"`
+	JWT        JWT    `toml:"jwt"`
+}
+
+// APIKey is one [[auth.api_keys]] entry.
+type APIKey struct {
+	// Name identifies the key in route policies, rate limits and logs.
+	Name string `toml:"name"`
+	// SHA256 is the hex SHA-256 hash of the key as clients send it.
+	SHA256 string `toml:"sha256"`
+}
+
+// JWT is the [auth.jwt] table: how bearer JWTs are verified. It is on when
+// one of its key files is set.
+type JWT struct {
+	// Algorithms lists the accepted "alg" values among HS256, RS256 and
+	// ES256; empty means each one a key is loaded for.
+	Algorithms []string `toml:"algorithms"`
+	// KeyFile is PEM public keys or certificates, JWKSFile a JSON Web Key
+	// Set, SecretFile the HS256 secret of at least 32 bytes.
+	KeyFile    string `toml:"key_file"`
+	JWKSFile   string `toml:"jwks_file"`
+	SecretFile string `toml:"secret_file"`
+	// Issuer, when set, must equal the token's "iss" claim.
+	Issuer string `toml:"issuer"`
+	// Audience, when set, must contain one of the token's audiences.
+	Audience []string `toml:"audience"`
+	// ClockSkew is the leeway when checking "exp" and "nbf".
+	ClockSkew Duration `toml:"clock_skew" default:"30s"`
+}
+
+// RouteAuth is a [routes.auth] table: the route accepts the credentials
+// of [auth] and rejects requests without them (401) or with credentials it
+// does not list (403).
+type RouteAuth struct {
+	// Keys names the API keys the route accepts; empty means every key.
+	Keys []string `toml:"keys"`
+	// KeyHeader is the header carrying the API key as its whole value;
+	// empty means "Authorization: Bearer KEY".
+	KeyHeader string `toml:"key_header"`
+	// Claims maps a claim name to the values a JWT must carry for the
+	// route, one of them matching.
+	Claims map[string][]string `toml:"claims"`
+
+	// enabled reports that the route has the table.
+	enabled bool
+}
+
+// RateLimit is a [routes.rate_limit] table: a token bucket per client,
+// keyed by API key name or JWT subject, else by client IP address.
+type RateLimit struct {
+	// Rate is the sustained requests per second of one client.
+	Rate float64 `toml:"rate"`
+	// Burst is the requests a client may send at once; 0 means Rate
+	// rounded up.
+	Burst int `toml:"burst" default:"0"`
+	// TrustedProxies are the addresses or CIDR prefixes of proxies whose
+	// X-Forwarded-For header names the client.
+	TrustedProxies []string `toml:"trusted_proxies"`
+	// MaxClients bounds the clients tracked at once.
+	MaxClients int `toml:"max_clients" default:"100000"`
+
+	// enabled reports that the route has the table.
+	enabled bool
+}
+
+// Content is a [routes.content] table: checks of the request body.
+type Content struct {
+	// Types lists the accepted media types, such as "application/json" or
+	// "text/*"; empty means any.
+	Types []string `toml:"types"`
+	// SchemaFile is a JSON Schema that JSON bodies must match.
+	SchemaFile string `toml:"schema_file"`
+
+	// enabled reports that the route has the table.
+	enabled bool
 }
 
 // Name returns the path the file was loaded from.

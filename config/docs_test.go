@@ -64,7 +64,7 @@ func docDefault(f field) string {
 
 var (
 	docHeading = regexp.MustCompile("^### `(.+)`$")
-	docRowLine = regexp.MustCompile("^\\| `([a-z_]+)` \\| ([a-z ]+) \\| (.+?) \\| (.+) \\|$")
+	docRowLine = regexp.MustCompile("^\\| `([a-z0-9_]+)` \\| ([a-z ]+) \\| (.+?) \\| (.+) \\|$")
 )
 
 // readDocTables parses the key tables of docs/configuration.md.

@@ -86,6 +86,9 @@ func typeName(t reflect.Type) string {
 	case reflect.Struct:
 		return "table"
 	case reflect.Map:
+		if t.Elem().Kind() == reflect.Slice {
+			return "table of arrays of strings"
+		}
 		return "tables"
 	case reflect.Slice:
 		if t.Elem().Kind() == reflect.Struct {

@@ -33,7 +33,8 @@ func (v *validator) validate() {
 	for _, name := range sortedKeys(v.f.Flows) {
 		v.flow(name)
 	}
-	v.routes()
+	keyNames := v.auth()
+	v.routes(keyNames)
 	v.opea()
 }
 
@@ -59,6 +60,7 @@ func (v *validator) server() {
 	v.positive("server", s.IdleTimeout, "server", "idle_timeout")
 	v.positive("server", s.RequestTimeout, "server", "request_timeout")
 	v.positive("server", s.ShutdownGrace, "server", "shutdown_grace")
+	v.certificatePair("server", []string{"server"}, s.TLSCertFile, s.TLSKeyFile)
 }
 
 func (v *validator) admin() {
@@ -227,6 +229,7 @@ func (v *validator) service(name string) {
 	v.atLeast(owner, int64(s.Retries), 0, appendPath(base, "retries")...)
 	v.atLeast(owner, int64(s.MaxConns), 1, appendPath(base, "max_conns")...)
 	v.atLeast(owner, s.MaxResponseBytes.Bytes, 1, appendPath(base, "max_response_bytes")...)
+	v.serviceTLS(owner, s, base)
 	v.breaker(owner, s.Breaker, appendPath(base, "breaker"))
 	if v.pos.defined(appendPath(base, "health")) {
 		s.Health.enabled = true
@@ -322,7 +325,7 @@ func (v *validator) plugin(name string) {
 	v.atLeast(owner, int64(p.Instances), 0, appendPath(base, "instances")...)
 }
 
-func (v *validator) routes() {
+func (v *validator) routes(keyNames []string) {
 	type claim struct {
 		route int
 		line  int
@@ -343,6 +346,7 @@ func (v *validator) routes() {
 		case !ok:
 			v.add(appendPath(base, "flow"), "%s: flow %q is not defined%s", owner, r.Flow, v.knownFlows(r.Flow))
 		}
+		v.routeGuards(i, owner, keyNames)
 		if len(r.Methods) == 0 {
 			v.add(appendPath(base, "methods"), "%s: methods is empty; list at least one, such as [\"POST\"]", owner)
 		}

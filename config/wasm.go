@@ -16,6 +16,24 @@ import (
 // open every WebAssembly module (WebAssembly Core Specification, §5.5.16).
 var wasmHeader = []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00}
 
+// checkReadable returns what is wrong with the file at path, or "" when
+// it is a regular file that can be read. The problem completes a sentence
+// that starts with the path.
+func checkReadable(path string) string {
+	f, err := os.Open(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "does not exist; fix the path, which is relative to the configuration file's directory"
+	case err != nil:
+		return fmt.Sprintf("cannot be read: %v", unwrapPathError(err))
+	}
+	defer f.Close()
+	if info, err := f.Stat(); err == nil && !info.Mode().IsRegular() {
+		return "is not a regular file"
+	}
+	return ""
+}
+
 // checkWasmFile returns what is wrong with the plugin file at path, or ""
 // when it is a WebAssembly module that wazero compiles. The problem
 // completes a sentence that starts with the path. Compiling uses wazero's

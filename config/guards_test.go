@@ -1,0 +1,215 @@
+package config
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/megaflow/megaflow/runtime"
+)
+
+// guardedConfig is a configuration whose route uses every guard: API keys
+// inline and from a file, a per-client rate limit of one request in a
+// burst, and JSON content with a schema.
+const guardedConfig = `[services.echo]
+builtin = "echo"
+
+[flows.f]
+  [[flows.f.nodes]]
+  service = "echo"
+
+[[routes]]
+path = "/v1/echo"
+flow = "f"
+
+  [routes.auth]
+  keys = ["alice", "carol"]
+  key_header = "X-API-Key"
+
+  [routes.rate_limit]
+  rate = 0.001
+  burst = 1
+
+  [routes.content]
+  types = ["application/json"]
+  schema_file = "schema.json"
+
+[auth]
+api_key_file = "keys.txt"
+
+  [[auth.api_keys]]
+  name = "alice"
+  sha256 = "ALICE_HASH"
+
+  [[auth.api_keys]]
+  name = "bob"
+  sha256 = "BOB_HASH"
+`
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// writeGuardedConfig writes guardedConfig with its key file and schema
+// into a fresh directory and returns the configuration's path.
+func writeGuardedConfig(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string]string{
+		"c.toml":      strings.NewReplacer("ALICE_HASH", sha256Hex("alice-key"), "BOB_HASH", sha256Hex("bob-key")).Replace(guardedConfig),
+		"keys.txt":    "# name hash\ncarol " + sha256Hex("carol-key") + "\n",
+		"schema.json": `{"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}`,
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return filepath.Join(dir, "c.toml")
+}
+
+func TestRouteGuardsServe(t *testing.T) {
+	f, err := Load(writeGuardedConfig(t))
+	if err != nil {
+		t.Fatalf("Load:\n%v", err)
+	}
+	f.Admin.Listen = ""
+	snap, err := Compile(f, "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	defer snap.Close()
+	ln, err := net.Listen("tcp", snap.Settings().Listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := runtime.NewServer(snap, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	go srv.Serve(ln) //nolint:errcheck // returns when Shutdown closes the listener
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}()
+
+	url := "http://" + ln.Addr().String() + "/v1/echo"
+	cases := []struct {
+		name, key, contentType, body string
+		want                         int
+	}{
+		{"no key", "", "application/json", `{"text":"a"}`, http.StatusUnauthorized},
+		{"unknown key", "mallory-key", "application/json", `{"text":"a"}`, http.StatusUnauthorized},
+		{"key the route does not list", "bob-key", "application/json", `{"text":"a"}`, http.StatusForbidden},
+		{"inline key", "alice-key", "application/json", `{"text":"a"}`, http.StatusOK},
+		{"inline key past its burst", "alice-key", "application/json", `{"text":"a"}`, http.StatusTooManyRequests},
+		{"key from the file, wrong type", "carol-key", "text/plain", `{"text":"a"}`, http.StatusUnsupportedMediaType},
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	for _, tc := range cases {
+		req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", tc.contentType)
+		if tc.key != "" {
+			req.Header.Set("X-API-Key", tc.key)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s: status %d, want %d; body %s", tc.name, resp.StatusCode, tc.want, body)
+		}
+	}
+}
+
+func TestRouteGuardsSchema(t *testing.T) {
+	path := writeGuardedConfig(t)
+	src, _ := os.ReadFile(path)
+	// Without the rate limit, one client can send several requests.
+	src = []byte(strings.Replace(string(src), "rate = 0.001\n  burst = 1", "rate = 1000", 1))
+	if err := os.WriteFile(path, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Load(path)
+	if err != nil {
+		t.Fatalf("Load:\n%v", err)
+	}
+	f.Admin.Listen = ""
+	snap, err := Compile(f, "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	defer snap.Close()
+	ln, err := net.Listen("tcp", snap.Settings().Listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := runtime.NewServer(snap, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	go srv.Serve(ln) //nolint:errcheck // returns when Shutdown closes the listener
+	defer srv.Shutdown(context.Background())
+
+	client := &http.Client{Timeout: 5 * time.Second}
+	for _, tc := range []struct {
+		body string
+		want int
+	}{
+		{`{"text":"a"}`, http.StatusOK},
+		{`{"text":1}`, http.StatusBadRequest},
+		{`{"text":`, http.StatusBadRequest},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+ln.Addr().String()+"/v1/echo", strings.NewReader(tc.body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-API-Key", "alice-key")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("body %s: status %d, want %d", tc.body, resp.StatusCode, tc.want)
+		}
+	}
+}
+
+func TestCompileMapsTLSFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"server.crt", "server.key", "ca.pem", "client.crt", "client.key"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("placeholder\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := `[server]
+tls_cert_file = "server.crt"
+tls_key_file = "server.key"
+
+[services.s]
+url = "https://127.0.0.1:9443/v1"
+tls_ca_file = "ca.pem"
+tls_cert_file = "client.crt"
+tls_key_file = "client.key"
+`
+	f, err := Parse(filepath.Join(dir, "c.toml"), dir, []byte(src))
+	if err != nil {
+		t.Fatalf("Parse:\n%v", err)
+	}
+	settings := serverSettings(f, "")
+	if settings.TLSCertFile != filepath.Join(dir, "server.crt") || settings.TLSKeyFile != filepath.Join(dir, "server.key") {
+		t.Errorf("server TLS files %q %q", settings.TLSCertFile, settings.TLSKeyFile)
+	}
+	if got := f.resolve(f.Services["s"].TLSCAFile); got != filepath.Join(dir, "ca.pem") {
+		t.Errorf("service CA file %q", got)
+	}
+}
