@@ -388,3 +388,27 @@ func goroutines() int {
 	time.Sleep(20 * time.Millisecond)
 	return numGoroutine()
 }
+
+func TestPanickingNodeFailsOnlyItsRequest(t *testing.T) {
+	boom := ExecutorFunc(func(_ context.Context, c *Call) error {
+		if string(c.Input) == "boom" {
+			panic("executor bug")
+		}
+		c.SetOutput(c.Input)
+		return nil
+	})
+	p, err := CompilePlan(FlowSpec{Name: "panics", Nodes: []NodeSpec{{Service: &MicroService{Name: "fragile", Handler: boom}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, _ := NewSnapshot(ServerSettings{}, []Route{{Path: "/x", Plan: p}}, nil)
+	base := startMegaflow(t, snap)
+	resp, out := post(t, base+"/x", "text/plain", []byte("boom"))
+	if resp.StatusCode != 500 || decodeError(t, out).RequestID == "" {
+		t.Errorf("panicking node: %d %s", resp.StatusCode, out)
+	}
+	resp, out = post(t, base+"/x", "text/plain", []byte("fine"))
+	if resp.StatusCode != 200 || string(out) != "fine" {
+		t.Errorf("next request: %d %s", resp.StatusCode, out)
+	}
+}

@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"regexp"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -461,9 +464,26 @@ func (rs *runState) finishNode(n *planNode) []int32 {
 	return ready
 }
 
+// errPanic is the cause recorded for a node whose executor or hook
+// panicked; the panic value and stack go to the log.
+var errPanic = errors.New("panic in a node's executor or hook")
+
 // runNode builds the node's input, runs its hooks and executor, and leaves
-// the result in call.
-func (rs *runState) runNode(n *planNode, call *Call) error {
+// the result in call. A panic fails the node, so a bug in one executor or
+// hook fails only its own request.
+func (rs *runState) runNode(n *planNode, call *Call) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			slog.Error("panic in a flow node; the request fails with 500", "flow", rs.plan.name, "node", n.Name,
+				"request_id", string(rs.reqID), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			err = &Error{Status: 500, Message: "internal error in a flow node", Node: n.Name, Service: serviceName(n), Err: errPanic}
+		}
+	}()
+	return rs.execNode(n, call)
+}
+
+// execNode is runNode without the panic guard.
+func (rs *runState) execNode(n *planNode, call *Call) error {
 	if n.sentenceStream {
 		if pred := &rs.calls[n.preds[0]]; pred.stream != nil {
 			// The service is called per sentence while the server

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -91,6 +92,16 @@ type request struct {
 func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 	var idBuf [maxRequestIDLen]byte
 	req := request{snap: s.acquireSnapshot(), start: time.Now(), id: requestIDOf(ctx, idBuf[:0]), route: unmatchedRoute}
+	defer func() {
+		// fasthttp does not recover a handler's panic, so one bug would
+		// end the process and every request on it.
+		if v := recover(); v != nil {
+			s.log.Error("panic while serving a request", "request_id", string(req.id), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			ctx.Response.Reset()
+			ctx.Response.Header.SetBytesKV(headerRequestID, req.id)
+			s.writeError(ctx, &req, &Error{Status: fasthttp.StatusInternalServerError, Message: "internal error"})
+		}
+	}()
 	ctx.Response.Header.SetBytesKV(headerRequestID, req.id)
 	megaservice.pending.Inc()
 	streaming := s.serve(ctx, &req)
