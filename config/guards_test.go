@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/megaflow/megaflow/runtime"
 )
 
@@ -212,4 +213,95 @@ tls_key_file = "client.key"
 	if got := f.resolve(f.Services["s"].TLSCAFile); got != filepath.Join(dir, "ca.pem") {
 		t.Errorf("service CA file %q", got)
 	}
+}
+
+func TestRouteJWTClaims(t *testing.T) {
+	dir := t.TempDir()
+	secret := strings.Repeat("s", 32)
+	src := `[services.echo]
+builtin = "echo"
+
+[flows.f]
+  [[flows.f.nodes]]
+  service = "echo"
+
+[[routes]]
+path = "/v1/echo"
+flow = "f"
+  [routes.auth]
+  claims = { scope = ["chat"] }
+
+[auth.jwt]
+algorithms = ["HS256"]
+secret_file = "secret"
+issuer = "https://issuer.test"
+audience = ["megaflow"]
+clock_skew = "5s"
+`
+	if err := os.WriteFile(filepath.Join(dir, "secret"), []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Parse(filepath.Join(dir, "c.toml"), dir, []byte(src))
+	if err != nil {
+		t.Fatalf("Parse:\n%v", err)
+	}
+	f.Admin.Listen = ""
+	snap, err := Compile(f, "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	defer snap.Close()
+	ln, err := net.Listen("tcp", snap.Settings().Listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := runtime.NewServer(snap, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	go srv.Serve(ln) //nolint:errcheck // returns when Shutdown closes the listener
+	defer srv.Shutdown(context.Background())
+
+	sign := func(claims jwt.MapClaims) string {
+		token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return token
+	}
+	valid := jwt.MapClaims{"sub": "alice", "iss": "https://issuer.test", "aud": "megaflow", "exp": time.Now().Add(time.Minute).Unix(), "scope": "read chat"}
+	cases := []struct {
+		name  string
+		token string
+		want  int
+	}{
+		{"no token", "", http.StatusUnauthorized},
+		{"valid token with the scope", sign(valid), http.StatusOK},
+		{"other issuer", sign(with(valid, "iss", "https://other.test")), http.StatusUnauthorized},
+		{"other audience", sign(with(valid, "aud", "other")), http.StatusUnauthorized},
+		{"expired", sign(with(valid, "exp", time.Now().Add(-time.Minute).Unix())), http.StatusUnauthorized},
+		{"scope missing", sign(with(valid, "scope", "read")), http.StatusForbidden},
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	for _, tc := range cases {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+ln.Addr().String()+"/v1/echo", strings.NewReader("{}"))
+		if tc.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s: status %d, want %d", tc.name, resp.StatusCode, tc.want)
+		}
+	}
+}
+
+// with returns a copy of claims with key set to value.
+func with(claims jwt.MapClaims, key string, value any) jwt.MapClaims {
+	out := jwt.MapClaims{}
+	for k, v := range claims {
+		out[k] = v
+	}
+	out[key] = value
+	return out
 }
