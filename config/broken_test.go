@@ -56,7 +56,7 @@ listen_addr = "x"
 listn = "0.0.0.0:8001"
 `,
 		want: []string{
-			"3:1: server: unknown key \"listen_addr\"; valid keys are listen, max_body_bytes, max_concurrent_requests, read_timeout, write_timeout, idle_timeout, request_timeout, shutdown_grace, tls_cert_file, tls_key_file",
+			"3:1: server: unknown key \"listen_addr\"; valid keys are listen, max_body_bytes, max_header_bytes, max_concurrent_requests, read_timeout, write_timeout, idle_timeout, request_timeout, shutdown_grace, tls_cert_file, tls_key_file",
 			"4:1: server: unknown key \"listn\"; did you mean \"listen\"?",
 		},
 	},

@@ -165,6 +165,7 @@ func serverSettings(f *File, listenOverride string) runtime.ServerSettings {
 	return runtime.ServerSettings{
 		Listen:                cmpOr(listenOverride, s.Listen),
 		MaxBodyBytes:          int(s.MaxBodyBytes.Bytes),
+		MaxHeaderBytes:        int(s.MaxHeaderBytes.Bytes),
 		MaxConcurrentRequests: s.MaxConcurrentRequests,
 		ReadTimeout:           s.ReadTimeout.Duration,
 		WriteTimeout:          s.WriteTimeout.Duration,

@@ -47,6 +47,7 @@ func TestCompileMapsServerSettings(t *testing.T) {
 	want := runtime.ServerSettings{
 		Listen:                "127.0.0.1:18000",
 		MaxBodyBytes:          2 << 20,
+		MaxHeaderBytes:        runtime.DefaultMaxHeaderBytes,
 		MaxConcurrentRequests: 64,
 		ReadTimeout:           11 * time.Second,
 		WriteTimeout:          12 * time.Second,
@@ -152,6 +153,7 @@ func TestDefaultsMatchRuntime(t *testing.T) {
 	want := runtime.ServerSettings{
 		Listen:                runtime.DefaultListen,
 		MaxBodyBytes:          runtime.DefaultMaxBodyBytes,
+		MaxHeaderBytes:        runtime.DefaultMaxHeaderBytes,
 		MaxConcurrentRequests: runtime.DefaultMaxConcurrentRequests,
 		ReadTimeout:           runtime.DefaultReadTimeout,
 		WriteTimeout:          runtime.DefaultWriteTimeout,

@@ -56,6 +56,9 @@ type Server struct {
 	Listen string `toml:"listen" default:"0.0.0.0:8000"`
 	// MaxBodyBytes caps a request body; a larger one gets 413.
 	MaxBodyBytes Size `toml:"max_body_bytes" default:"10MiB"`
+	// MaxHeaderBytes caps the request line and headers; larger ones get
+	// 431.
+	MaxHeaderBytes Size `toml:"max_header_bytes" default:"16KiB"`
 	// MaxConcurrentRequests caps requests in flight; past it a request
 	// gets 503 with Retry-After.
 	MaxConcurrentRequests int `toml:"max_concurrent_requests" default:"10000"`

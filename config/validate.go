@@ -54,6 +54,7 @@ func (v *validator) server() {
 	s := &v.f.Server
 	v.listenAddress("server", s.Listen, false, "server", "listen")
 	v.atLeast("server", s.MaxBodyBytes.Bytes, 1, "server", "max_body_bytes")
+	v.atLeast("server", s.MaxHeaderBytes.Bytes, 1024, "server", "max_header_bytes")
 	v.atLeast("server", int64(s.MaxConcurrentRequests), 1, "server", "max_concurrent_requests")
 	v.positive("server", s.ReadTimeout, "server", "read_timeout")
 	v.positive("server", s.WriteTimeout, "server", "write_timeout")

@@ -45,6 +45,7 @@ func NewServer(snap *Snapshot, logger *slog.Logger) *Server {
 		ErrorHandler:          s.handleParseError,
 		Name:                  "megaflow",
 		MaxRequestBodySize:    set.MaxBodyBytes,
+		ReadBufferSize:        set.MaxHeaderBytes,
 		ReadTimeout:           set.ReadTimeout,
 		WriteTimeout:          set.WriteTimeout,
 		IdleTimeout:           set.IdleTimeout,

@@ -279,3 +279,18 @@ func startRawServer(t *testing.T, handle func(net.Conn)) string {
 	}()
 	return "http://" + ln.Addr().String()
 }
+
+func TestLargeHeadersGet431(t *testing.T) {
+	echo := startServer(t, EchoHandler)
+	base := startMegaflow(t, echoSnapshot(t, echo, ServerSettings{MaxHeaderBytes: 4096}))
+	resp, out := post(t, base+"/process", "text/plain", []byte("x"), "X-Big", strings.Repeat("a", 8000))
+	if resp.StatusCode != 431 {
+		t.Fatalf("status %d, want 431: %s", resp.StatusCode, out)
+	}
+	if e := decodeError(t, out); e.RequestID == "" || !strings.Contains(e.Error, "headers are too large") {
+		t.Errorf("431 body %s", out)
+	}
+	if resp, _ := post(t, base+"/process", "text/plain", []byte("x"), "X-Small", strings.Repeat("a", 1000)); resp.StatusCode != 200 {
+		t.Errorf("normal headers: %d", resp.StatusCode)
+	}
+}

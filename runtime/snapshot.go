@@ -17,6 +17,10 @@ type ServerSettings struct {
 	// MaxBodyBytes caps a request body; larger ones get 413. Zero means
 	// 10 MiB.
 	MaxBodyBytes int
+	// MaxHeaderBytes caps the request line and headers; larger ones get
+	// 431. Zero means 16 KiB. It is the listener's read buffer size, so it
+	// applies from NewServer on and a reload does not change it.
+	MaxHeaderBytes int
 	// MaxConcurrentRequests caps requests in flight; past it requests get
 	// 503 with Retry-After at once. Zero means 10000.
 	MaxConcurrentRequests int
@@ -46,6 +50,7 @@ type ServerSettings struct {
 const (
 	DefaultListen                = "0.0.0.0:8000"
 	DefaultMaxBodyBytes          = 10 << 20
+	DefaultMaxHeaderBytes        = 16 << 10
 	DefaultMaxConcurrentRequests = 10000
 	DefaultReadTimeout           = 30 * time.Second
 	DefaultWriteTimeout          = 30 * time.Second
@@ -58,6 +63,7 @@ const (
 func (s ServerSettings) withDefaults() ServerSettings {
 	s.Listen = cmpOr(s.Listen, DefaultListen)
 	s.MaxBodyBytes = cmpOr(s.MaxBodyBytes, DefaultMaxBodyBytes)
+	s.MaxHeaderBytes = cmpOr(s.MaxHeaderBytes, DefaultMaxHeaderBytes)
 	s.MaxConcurrentRequests = cmpOr(s.MaxConcurrentRequests, DefaultMaxConcurrentRequests)
 	s.ReadTimeout = cmpOr(s.ReadTimeout, DefaultReadTimeout)
 	s.WriteTimeout = cmpOr(s.WriteTimeout, DefaultWriteTimeout)

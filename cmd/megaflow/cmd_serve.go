@@ -59,6 +59,9 @@ func runServe(args []string) int {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", file.Name(), err)
 		return 1
 	}
+	// Upstreams and the plugin host log through the default logger, so
+	// [log] applies to them too.
+	slog.SetDefault(logger)
 	token, err := adminToken(opt.tokenFile)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
