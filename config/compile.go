@@ -251,6 +251,9 @@ func flowSpec(name string, fc Flow, services map[string]*runtime.MicroService, u
 			EventsName:    nc.Events,
 			AggregateName: nc.Aggregate,
 			RouteName:     nc.Route,
+			// The runtime checks its conditions (the output node, one
+			// streaming predecessor) when it compiles the plan.
+			StreamSentences: nc.StreamSentences,
 		})
 	}
 	return spec

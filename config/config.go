@@ -224,6 +224,9 @@ type Node struct {
 	// AggregateMode overrides the flow's aggregate_mode for this node;
 	// empty means the flow's.
 	AggregateMode string `toml:"aggregate_mode"`
+	// StreamSentences post-processes the streaming predecessor's output
+	// sentence by sentence, as runtime.NodeSpec describes it.
+	StreamSentences bool `toml:"stream_sentences" default:"false"`
 }
 
 // NodeName returns the node's name: its name key, or else its service.
