@@ -437,13 +437,3 @@ func TestVectorsCoverEveryHook(t *testing.T) {
 		}
 	}
 }
-
-// moduleSize returns the size of a module file in bytes.
-func moduleSize(t testing.TB, path string) int64 {
-	t.Helper()
-	info, err := os.Stat(filepath.Clean(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.Size()
-}
