@@ -28,6 +28,10 @@ flags="--edition 2021 --target $target -C opt-level=s -C strip=symbols"
 # instance pays for when it starts. 128 KiB is plenty for these plugins.
 cdylib_flags="-C link-arg=-zstack-size=131072"
 
+echo "rustc --test src/lib.rs (native unit tests)"
+"$rustc" --edition 2021 --test --crate-name megaflow -o "$build/sdk-tests" src/lib.rs
+"$build/sdk-tests" --test-threads=1 -q
+
 "$rustc" $flags --crate-type rlib --crate-name megaflow --out-dir "$build" src/lib.rs
 
 cdylib() { # source, module

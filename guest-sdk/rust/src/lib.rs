@@ -32,6 +32,8 @@
 
 mod frame;
 mod state;
+#[cfg(test)]
+mod tests;
 
 #[doc(hidden)]
 pub mod __private;
