@@ -474,6 +474,9 @@ func eventText(data []byte) (text []byte, ok bool) {
 	case isPythonBytes(data):
 		return decodePythonBytes(data), true
 	case data[0] == '{':
+		if text, found := chunkContent(data); found {
+			return text, text != nil
+		}
 		var c struct {
 			Choices []struct {
 				Delta struct {
@@ -503,6 +506,40 @@ func eventText(data []byte) (text []byte, ok bool) {
 		return nil, false
 	}
 	return data, true
+}
+
+var (
+	choicesKey = []byte(`"choices"`)
+	deltaKey   = []byte(`"delta"`)
+	contentKey = []byte(`"content"`)
+)
+
+// chunkContent reads choices[0].delta.content of an OpenAI chunk without
+// decoding the whole event, since it runs once per streamed token. found
+// is false when data has no such member; text is nil when it is null.
+func chunkContent(data []byte) (text []byte, found bool) {
+	choices := memberValue(data, choicesKey)
+	if len(choices) < 2 || choices[0] != '[' {
+		return nil, false
+	}
+	i := skipSpace(choices, 1)
+	first := choices[i:skipValue(choices, i)]
+	content := memberValue(memberValue(first, deltaKey), contentKey)
+	switch {
+	case len(content) == 0:
+		return nil, false
+	case string(content) == "null":
+		return nil, true
+	case content[0] != '"' || len(content) < 2:
+		return nil, false
+	case bytes.IndexByte(content, '\\') < 0:
+		return content[1 : len(content)-1], true
+	}
+	var s string
+	if json.Unmarshal(content, &s) != nil {
+		return nil, false
+	}
+	return []byte(s), true
 }
 
 // Python bytes literals, as Python 3's repr(bytes) writes them: b'...' or

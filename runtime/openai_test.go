@@ -304,3 +304,31 @@ func TestOpenAIChatRejectsWith400(t *testing.T) {
 		t.Errorf("error %q does not name temperature", e["error"])
 	}
 }
+
+func TestEventTextShapes(t *testing.T) {
+	cases := []struct {
+		name, data, text string
+		ok               bool
+	}{
+		{"openai chunk", `{"choices":[{"index":0,"delta":{"content":"tok "}}]}`, "tok ", true},
+		{"escaped content", `{"choices":[{"delta":{"content":"say \"hi\"\n\u00e9"}}]}`, "say \"hi\"\né", true},
+		{"null content", `{"choices":[{"delta":{"content":null}}]}`, "", false},
+		{"role only", `{"choices":[{"delta":{"role":"assistant"}}]}`, "", false},
+		{"completions text", `{"choices":[{"text":"tok"}]}`, "tok", true},
+		{"tgi token", `{"token":{"text":"tok","special":false}}`, "tok", true},
+		{"tgi special token", `{"token":{"text":"</s>","special":true}}`, "", false},
+		{"opea bytes", `b'it\'s \xc3\xa9'`, "it's é", true},
+		{"plain text", `hello`, "hello", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			text, ok := eventText([]byte(c.data))
+			if ok != c.ok {
+				t.Fatalf("ok = %v, want %v", ok, c.ok)
+			}
+			if string(text) != c.text {
+				t.Errorf("text = %q, want %q", text, c.text)
+			}
+		})
+	}
+}
