@@ -6,8 +6,8 @@
 // the difference that docs/migrating-from-opea.md explains.
 //
 // NOTE: OPEA's streaming scenario, where a node after a streaming LLM
-// receives the stream cut into sentences, has no megaflow counterpart
-// yet, so it is not re-created here.
+// receives the stream cut into sentences, is not re-created here; the
+// stream_sentences node setting has its own tests in runtime.
 package opea
 
 import (
