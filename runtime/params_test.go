@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"strings"
@@ -126,5 +127,44 @@ func TestParamsReachNodesByType(t *testing.T) {
 	}
 	if _, ok := got["rerank"]["top_n"]; !ok {
 		t.Error("the rerank node received no top_n")
+	}
+}
+
+// requestRecorder is a RequestShaper that keeps the input it was given,
+// as OPEA's align_inputs receives llm_parameters_dict.
+type requestRecorder struct{ seen chan string }
+
+func (r *requestRecorder) ShapeRequest(_ context.Context, call *Call) error {
+	r.seen <- string(call.Input)
+	return nil
+}
+
+func TestParamsReachRequestHook(t *testing.T) {
+	hook := &requestRecorder{seen: make(chan string, 1)}
+	svc, up := remote(t, "llm", startServer(t, fixedReply(`{"text":"ok"}`)), func(s *MicroService) { s.Type = TypeLLM })
+	p, err := CompilePlan(FlowSpec{Name: "chat", Nodes: []NodeSpec{{Service: svc, Exec: up, Params: ParamsFor(TypeLLM), Request: hook}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := NewSnapshot(ServerSettings{}, []Route{{Path: "/v1/chat/completions", Plan: p, API: &OpenAIChat{}}}, []*MicroService{svc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := startMegaflow(t, snap)
+	resp, err := httpClient.Post(base+"/v1/chat/completions", "application/json", strings.NewReader(`{"messages":"q","max_tokens":9}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+
+	var in map[string]any
+	if err := json.Unmarshal([]byte(<-hook.seen), &in); err != nil {
+		t.Fatal(err)
+	}
+	if in["max_tokens"] != 9.0 {
+		t.Errorf("the request hook saw max_tokens = %v, want 9", in["max_tokens"])
+	}
+	if in["text"] != "q" {
+		t.Errorf("the request hook saw text = %v, want q", in["text"])
 	}
 }
