@@ -75,14 +75,22 @@ func waitClosed(t testing.TB, conn net.Conn, wait time.Duration) time.Duration {
 
 func TestLimitHeaderSize(t *testing.T) {
 	base := startMegaflow(t, localSnapshot(t, ServerSettings{}, []byte("ok")))
-	conn := dialRaw(t, base)
-	big := strings.Repeat("a", 8<<10) // past fasthttp's default 4 KiB read buffer
-	if _, err := io.WriteString(conn, "POST /local HTTP/1.1\r\nHost: test\r\nX-Big: "+big+"\r\nContent-Length: 0\r\n\r\n"); err != nil {
-		t.Fatal(err)
+	send := func(t *testing.T, headerBytes int) (*http.Response, string) {
+		t.Helper()
+		conn := dialRaw(t, base)
+		big := strings.Repeat("a", headerBytes)
+		if _, err := io.WriteString(conn, "POST /local HTTP/1.1\r\nHost: test\r\nX-Big: "+big+"\r\nContent-Length: 0\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		return readResponse(t, conn, 5*time.Second)
 	}
-	resp, body := readResponse(t, conn, 5*time.Second)
+
+	if resp, body := send(t, 8<<10); resp.StatusCode != 200 {
+		t.Errorf("8 KiB header under the default limit: status = %d, want 200; body %s", resp.StatusCode, body)
+	}
+	resp, body := send(t, DefaultMaxHeaderBytes+1<<10)
 	if resp.StatusCode != 431 {
-		t.Fatalf("status = %d, want 431; body %s", resp.StatusCode, body)
+		t.Fatalf("header past the default limit: status = %d, want 431; body %s", resp.StatusCode, body)
 	}
 	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type = %q, want application/json", ct)
