@@ -106,5 +106,11 @@ sdk-check:
 	$(MAKE) --no-print-directory sdk SDK_OUT="$$out" && \
 	MEGAFLOW_SDK_REBUILT="$$out" $(GO) test -count=1 ./guest-sdk/conformance/
 
+## chatqna: OPEA ChatQnA on the bundled mock services, serving OpenAI's chat
+## completions API on 0.0.0.0:8000 until Ctrl-C
+.PHONY: chatqna
+chatqna:
+	tests/chatqna/run.sh
+
 clean:
 	rm -rf bin

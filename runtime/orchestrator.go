@@ -23,6 +23,10 @@ type Orchestrator struct {
 	// RequestTimeout bounds a whole Schedule call. Zero means no deadline
 	// beyond the context's and each service's own timeout.
 	RequestTimeout time.Duration
+	// Output names the service whose result is the flow's response. Empty
+	// means the only leaf; a flow with several leaves must set it. Set it
+	// before the first Schedule.
+	Output string
 
 	mu        sync.Mutex
 	services  map[string]*MicroService
@@ -131,7 +135,7 @@ func (o *Orchestrator) Plan() (*Plan, error) {
 	if name == "" {
 		name = "megaservice"
 	}
-	spec := FlowSpec{Name: name}
+	spec := FlowSpec{Name: name, Output: o.Output}
 	for _, n := range o.order {
 		ns := NodeSpec{Service: o.services[n], After: o.after[n]}
 		if up := o.upstreams[n]; up != nil {

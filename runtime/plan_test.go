@@ -128,3 +128,33 @@ func TestCallHeaders(t *testing.T) {
 		t.Error("DeleteHeader left the header")
 	}
 }
+
+func TestOrchestratorOutputWithSeveralLeaves(t *testing.T) {
+	constant := func(out string) Executor {
+		return InlineFunc(func(_ context.Context, c *Call) error { c.SetOutput([]byte(out)); return nil })
+	}
+	o := NewOrchestrator()
+	start := &MicroService{Name: "start", Handler: constant("s")}
+	a := &MicroService{Name: "a", Handler: constant("from a")}
+	b := &MicroService{Name: "b", Handler: constant("from b")}
+	for _, s := range []*MicroService{start, a, b} {
+		o.Add(s)
+	}
+	o.FlowTo(start, a)
+	o.FlowTo(start, b)
+	if _, _, err := o.Schedule(context.Background(), []byte(`{}`)); err == nil || !strings.Contains(err.Error(), "set output") {
+		t.Errorf("several leaves without Output: %v", err)
+	}
+	// A failed compile is not cached, so setting Output now takes effect.
+	o.Output = "b"
+	res, _, err := o.Schedule(context.Background(), []byte(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, ok := res.Output(); !ok || string(out.Body) != "from b" {
+		t.Errorf("output = %q", out.Body)
+	}
+	if got, _ := res.Get("a"); string(got) != "from a" {
+		t.Errorf("a = %q", got)
+	}
+}
