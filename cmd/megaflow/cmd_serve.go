@@ -74,14 +74,20 @@ func runServe(args []string) int {
 	}
 
 	settings := snap.Settings()
-	ln, err := net.Listen("tcp", settings.Listen)
+	srv := runtime.NewServer(snap, logger)
+	srv.Version = version
+	var ln net.Listener
+	if settings.TLSCertFile != "" {
+		// HTTPS; the certificate files are re-read when they change.
+		ln, err = srv.ListenTLS("tcp", settings.Listen)
+	} else {
+		ln, err = net.Listen("tcp", settings.Listen)
+	}
 	if err != nil {
 		snap.Close()
 		fmt.Fprintf(os.Stderr, "megaflow: cannot listen on %s: %v; pick another address with --listen\n", settings.Listen, err)
 		return 1
 	}
-	srv := runtime.NewServer(snap, logger)
-	srv.Version = version
 	reloader := &reloader{opt: opt, srv: srv, log: logger}
 
 	adminAddr := cmpOrDefault(opt.adminListen, settings.AdminListen)
@@ -109,6 +115,7 @@ func runServe(args []string) int {
 	logger.Info("megaflow serving",
 		"version", version,
 		"listen", ln.Addr().String(),
+		"tls", settings.TLSCertFile != "",
 		"admin", adminAddr,
 		"config", file.Name(),
 		"routes", strings.Join(snap.Routes(), "; "),
