@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/megaflow/megaflow/runtime"
 )
@@ -41,8 +42,16 @@ func (v *validator) certificatePair(owner string, base []string, cert, key strin
 	case cert == "" && key != "":
 		v.add(appendPath(base, "tls_key_file"), "%s: tls_key_file is set without tls_cert_file; set both or neither", owner)
 	}
-	v.file(owner, appendPath(base, "tls_cert_file"), cert)
-	v.file(owner, appendPath(base, "tls_key_file"), key)
+	certOK := v.file(owner, appendPath(base, "tls_cert_file"), cert)
+	keyOK := v.file(owner, appendPath(base, "tls_key_file"), key)
+	if certOK && keyOK {
+		// A mismatched or unparsable pair is caught here, so a reload
+		// with it fails instead of logging errors while the old
+		// certificate keeps serving.
+		if err := runtime.CheckTLSKeyPair(v.f.resolve(cert), v.f.resolve(key)); err != nil {
+			v.add(appendPath(base, "tls_cert_file"), "%s: tls_cert_file and tls_key_file are not a usable pair: %v; give the key that belongs to the certificate", owner, err)
+		}
+	}
 }
 
 // serviceTLS checks a service's TLS files, which apply to https replicas.
@@ -236,7 +245,7 @@ func newGuardSet(f *File, out *problems) guardSet {
 			SecretFile: f.resolve(j.SecretFile),
 			Issuer:     j.Issuer,
 			Audience:   j.Audience,
-			ClockSkew:  j.ClockSkew.Duration,
+			ClockSkew:  clockSkew(j.ClockSkew.Duration),
 		})
 		if err != nil {
 			out.add(f.position("auth", "jwt"), "auth: %v", err)
@@ -299,4 +308,13 @@ func (g guardSet) routeGuards(f *File, i int, out *problems) []runtime.Guard {
 		}
 	}
 	return guards
+}
+
+// clockSkew maps the configured leeway onto the runtime's setting, where
+// zero means the 30 s default: "0s" in the file means no leeway at all.
+func clockSkew(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

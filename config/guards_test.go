@@ -2,10 +2,17 @@ package config
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
+	"encoding/pem"
 	"io"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -187,10 +194,10 @@ func TestRouteGuardsSchema(t *testing.T) {
 
 func TestCompileMapsTLSFiles(t *testing.T) {
 	dir := t.TempDir()
-	for _, name := range []string{"server.crt", "server.key", "ca.pem", "client.crt", "client.key"} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte("placeholder\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	writeKeyPair(t, dir, "server")
+	writeKeyPair(t, dir, "client")
+	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), []byte("placeholder\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	src := `[server]
 tls_cert_file = "server.crt"
@@ -304,4 +311,42 @@ func with(claims jwt.MapClaims, key string, value any) jwt.MapClaims {
 	}
 	out[key] = value
 	return out
+}
+
+// writeKeyPair writes a self-signed ECDSA certificate and its key as
+// DIR/NAME.crt and DIR/NAME.key.
+func writeKeyPair(t *testing.T, dir, name string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: name},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		DNSNames:     []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, name+".crt"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	os.WriteFile(filepath.Join(dir, name+".key"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+}
+
+func TestMismatchedKeyPairRejected(t *testing.T) {
+	dir := t.TempDir()
+	writeKeyPair(t, dir, "a")
+	writeKeyPair(t, dir, "b")
+	src := "[server]\ntls_cert_file = \"a.crt\"\ntls_key_file = \"b.key\"\n"
+	_, err := Parse(filepath.Join(dir, "c.toml"), dir, []byte(src))
+	if err == nil || !strings.Contains(err.Error(), "c.toml:2:1: server: tls_cert_file and tls_key_file are not a usable pair") {
+		t.Errorf("mismatched pair: %v", err)
+	}
 }
