@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"regexp"
-	"strconv"
 	"unicode/utf8"
 )
 
@@ -117,7 +116,7 @@ func (s *sentenceSource) process() error {
 		return &Error{Status: 502, Message: `streamed post-processing needs a reply with a "text" field`, Service: serviceName(s.node), Node: s.node.Name}
 	}
 	for _, tok := range tokenPattern.FindAll(reply, -1) {
-		ev := append([]byte("data: "), appendBytesRepr(nil, tok)...)
+		ev := append([]byte("data: "), appendPythonBytes(nil, tok)...)
 		s.out = append(s.out, append(ev, "\n\n"...))
 	}
 	return nil
@@ -138,102 +137,15 @@ func endsSentence(b []byte) bool {
 }
 
 // streamedText returns the generated text an event carries (see
-// classifyEvent for the formats) and whether it is the end marker.
+// eventText) and whether it is the end marker.
 func streamedText(event []byte) (text []byte, done bool) {
-	for len(event) > 0 {
-		var line []byte
-		line, event, _ = bytes.Cut(event, []byte("\n"))
-		line = bytes.TrimRight(line, "\r")
-		if !bytes.HasPrefix(line, dataPrefix) {
-			continue
-		}
-		data := bytes.TrimPrefix(line[len(dataPrefix):], []byte(" "))
-		switch {
-		case bytes.Equal(bytes.TrimSpace(data), doneData):
-			return text, true
-		case len(data) >= 3 && data[0] == 'b' && (data[1] == '\'' || data[1] == '"'):
-			text = append(text, parseBytesRepr(data)...)
-		case len(data) > 0 && data[0] == '{':
-			var c streamChunk
-			if json.Unmarshal(data, &c) == nil {
-				for _, ch := range c.Choices {
-					text = append(text, ch.Delta.Content...)
-					text = append(text, ch.Text...)
-				}
-				if c.Token != nil && !c.Token.Special {
-					text = append(text, c.Token.Text...)
-				}
-			}
-		default:
-			text = append(text, data...)
-		}
+	data := eventData(event)
+	switch {
+	case len(data) == 0:
+		return nil, false
+	case bytes.Equal(bytes.TrimSpace(data), doneData):
+		return nil, true
 	}
+	text, _ = eventText(data)
 	return text, false
-}
-
-// appendBytesRepr appends b as Python's repr of a bytes object, the form
-// OPEA streams: b'...' with \\, \', \t, \n, \r and \xNN escapes, or b"..."
-// when b holds a single quote and no double quote.
-func appendBytesRepr(dst, b []byte) []byte {
-	quote := byte('\'')
-	if bytes.IndexByte(b, '\'') >= 0 && bytes.IndexByte(b, '"') < 0 {
-		quote = '"'
-	}
-	dst = append(dst, 'b', quote)
-	for _, c := range b {
-		switch {
-		case c == '\\' || c == quote:
-			dst = append(dst, '\\', c)
-		case c == '\t':
-			dst = append(dst, `\t`...)
-		case c == '\n':
-			dst = append(dst, `\n`...)
-		case c == '\r':
-			dst = append(dst, `\r`...)
-		case c < 0x20 || c >= 0x7f:
-			dst = append(dst, '\\', 'x', hexDigits[c>>4], hexDigits[c&0xf])
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return append(dst, quote)
-}
-
-// parseBytesRepr decodes a Python bytes literal such as b'caf\xc3\xa9';
-// what it cannot decode is returned as written.
-func parseBytesRepr(lit []byte) []byte {
-	lit = bytes.TrimSpace(lit)
-	if len(lit) < 3 || lit[0] != 'b' || lit[len(lit)-1] != lit[1] {
-		return lit
-	}
-	body := lit[2 : len(lit)-1]
-	out := make([]byte, 0, len(body))
-	for i := 0; i < len(body); i++ {
-		c := body[i]
-		if c != '\\' || i+1 == len(body) {
-			out = append(out, c)
-			continue
-		}
-		i++
-		switch body[i] {
-		case 'n':
-			out = append(out, '\n')
-		case 't':
-			out = append(out, '\t')
-		case 'r':
-			out = append(out, '\r')
-		case 'x':
-			if i+2 < len(body) {
-				if v, err := strconv.ParseUint(string(body[i+1:i+3]), 16, 8); err == nil {
-					out = append(out, byte(v))
-					i += 2
-					continue
-				}
-			}
-			out = append(out, '\\', 'x')
-		default:
-			out = append(out, body[i])
-		}
-	}
-	return out
 }

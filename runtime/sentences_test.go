@@ -70,7 +70,7 @@ func TestStreamSentencesThroughGuardrail(t *testing.T) {
 	var text strings.Builder
 	events := strings.Split(strings.TrimSpace(string(body)), "\n\n")
 	for _, ev := range events[:len(events)-1] {
-		text.Write(parseBytesRepr([]byte(strings.TrimPrefix(ev, "data: "))))
+		text.Write(decodePythonBytes([]byte(strings.TrimPrefix(ev, "data: "))))
 	}
 	if got, want := text.String(), "The code is [redacted]. Really? Yes! Bye"; got != want {
 		t.Errorf("client text = %q, want %q", got, want)
@@ -102,14 +102,5 @@ func TestStreamSentencesPlanErrors(t *testing.T) {
 	}})
 	if err == nil || !strings.Contains(err.Error(), "not the output node") {
 		t.Errorf("non-output node: %v", err)
-	}
-}
-
-func TestBytesReprRoundTrip(t *testing.T) {
-	for _, s := range []string{"plain", "it's", `say "hi"`, "tab\tnew\nline", "café", "back\\slash", "both ' and \""} {
-		repr := appendBytesRepr(nil, []byte(s))
-		if got := string(parseBytesRepr(repr)); got != s {
-			t.Errorf("%q → %s → %q", s, repr, got)
-		}
 	}
 }
