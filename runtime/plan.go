@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"github.com/megaflow/megaflow/internal/suggest"
 	"slices"
 	"strings"
 )
@@ -180,7 +181,7 @@ func CompilePlan(spec FlowSpec) (*Plan, error) {
 			j, ok := byName[pred]
 			switch {
 			case !ok:
-				perr.add("node %q comes after unknown node %q%s", n.Name, pred, suggest(pred, keys(byName)))
+				perr.add("node %q comes after unknown node %q%s", n.Name, pred, suggest.Hint(pred, keys(byName)))
 				continue
 			case j == int32(i):
 				perr.add("node %q comes after itself; a cycle: %s → %s", n.Name, n.Name, n.Name)
@@ -225,7 +226,7 @@ func CompilePlan(spec FlowSpec) (*Plan, error) {
 	case spec.Output != "":
 		j, ok := byName[spec.Output]
 		if !ok {
-			perr.add("output names unknown node %q%s", spec.Output, suggest(spec.Output, keys(byName)))
+			perr.add("output names unknown node %q%s", spec.Output, suggest.Hint(spec.Output, keys(byName)))
 		}
 		p.output = j
 	case len(leaves) == 1:
@@ -369,40 +370,4 @@ func keys(m map[string]int32) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// suggest returns `; did you mean "x"?` when a known name is within a small
-// edit distance of name, and "" otherwise.
-func suggest(name string, known []string) string {
-	best, bestDist := "", 3
-	for _, k := range known {
-		if d := editDistance(name, k); d < bestDist {
-			best, bestDist = k, d
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf("; did you mean %q?", best)
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
