@@ -2,13 +2,14 @@ package config
 
 import (
 	"fmt"
-	"github.com/megaflow/megaflow/internal/suggest"
 	"math"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/megaflow/megaflow/internal/suggest"
 )
 
 // field is one key of a table, read from a struct field's tags.

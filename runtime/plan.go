@@ -2,9 +2,10 @@ package runtime
 
 import (
 	"fmt"
-	"github.com/megaflow/megaflow/internal/suggest"
 	"slices"
 	"strings"
+
+	"github.com/megaflow/megaflow/internal/suggest"
 )
 
 // FlowSpec describes a flow (a DAG of nodes) before compilation.
