@@ -73,23 +73,36 @@ type Guard interface {
 
 // RouteAPI gives a route a client-facing API shape around its flow, such
 // as OpenAI's chat completions, so that clients of that API work unchanged.
-// It must be safe for concurrent use.
+// It must be safe for concurrent use; what it needs to remember between
+// the calls for one request goes in the APIState the server passes to each.
 type RouteAPI interface {
 	// Request reads the client's body and appends the flow's input to
 	// input and the request-level parameters, a JSON object that nodes
 	// may receive through NodeSpec.Params, to params (nothing for none).
 	// A returned *Error, such as 400 for a malformed request, is the
-	// answer.
-	Request(body, input, params []byte) (newInput, newParams []byte, err error)
+	// response.
+	Request(state *APIState, body, input, params []byte) (newInput, newParams []byte, err error)
 	// Response turns the flow's whole output into the client's body,
 	// appended to dst, and returns its content type.
-	Response(output, contentType, dst []byte) (body []byte, bodyType string, err error)
+	Response(state *APIState, output, contentType, dst []byte) (body []byte, bodyType string, err error)
 	// StreamEvent reshapes one event of a streamed output for the client,
 	// appending it to dst; returning dst unchanged drops the event.
-	StreamEvent(event, dst []byte) ([]byte, error)
+	StreamEvent(state *APIState, event, dst []byte) ([]byte, error)
 	// StreamEnd appends what closes a complete stream, such as
 	// "data: [DONE]\n\n". It is not sent after a broken stream.
-	StreamEnd(dst []byte) []byte
+	StreamEnd(state *APIState, dst []byte) []byte
+}
+
+// APIState is one request's state of a RouteAPI. The server gives each
+// request a zero APIState and passes the same one to every call.
+type APIState struct {
+	// Stream is true when the client asked for a streamed response.
+	Stream bool
+	// ID identifies the response, such as the id all chunks of one chat
+	// completion share.
+	ID uint64
+	// Created is when the response was created, in Unix seconds.
+	Created int64
 }
 
 // ParamInjector adds request-level parameters (see RouteAPI) to a node's

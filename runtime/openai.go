@@ -122,7 +122,7 @@ type contentPart struct {
 }
 
 // Request implements RouteAPI.
-func (a *OpenAIChat) Request(body, input, params []byte) ([]byte, []byte, error) {
+func (a *OpenAIChat) Request(state *APIState, body, input, params []byte) ([]byte, []byte, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return nil, nil, badRequest("request body is not a JSON object: %v", err)
@@ -151,6 +151,9 @@ func (a *OpenAIChat) Request(body, input, params []byte) ([]byte, []byte, error)
 	if req.Stream != nil {
 		stream = *req.Stream
 	}
+	state.Stream = stream
+	state.ID = completionIDs.Add(1)
+	state.Created = time.Now().Unix()
 	params = append(params, `{"llm":{"stream":`...)
 	params = strconv.AppendBool(params, stream)
 	params = appendParams(params, raw, defaultLLMParams, llmOptional)
@@ -342,26 +345,34 @@ var completionIDs atomic.Uint64
 // Response implements RouteAPI. A flow output that already is a
 // chat.completion object is passed on unchanged. An object with a "text"
 // string, as OPEA's LLM microservices return, becomes the assistant's
-// message, and so does any other output, as its text.
-//
-// NOTE: Response cannot tell whether the client asked for a stream, so a
-// streaming request whose flow ends without an event stream (a guardrail
-// that answered in place of the LLM, say) gets a chat.completion object,
-// where OPEA's orchestrator sends the text as one b'...' event.
-func (a *OpenAIChat) Response(output, contentType, dst []byte) ([]byte, string, error) {
+// message, and so does any other output, as its text. When the client
+// asked for a stream but the flow's output is not one (a guardrail that
+// responded in place of the LLM, say), the text is sent as a stream of
+// the route's format: one event and [DONE], as OPEA's orchestrator does.
+func (a *OpenAIChat) Response(state *APIState, output, contentType, dst []byte) ([]byte, string, error) {
 	var c completion
 	isObject := json.Unmarshal(output, &c) == nil
-	if isObject && c.Object == "chat.completion" && len(c.Choices) > 0 {
+	if isObject && c.Object == "chat.completion" && len(c.Choices) > 0 && !state.Stream {
 		return append(dst, output...), "application/json", nil
 	}
 	text := string(output)
 	if isObject && c.Text != nil {
 		text = *c.Text
 	}
+	if state.Stream {
+		if a.Stream == StreamOPEA {
+			dst = append(dst, "data: "...)
+			dst = appendPythonBytes(dst, []byte(text))
+			dst = append(dst, "\n\n"...)
+		} else {
+			dst = a.appendChunk(state, dst, []byte(text))
+		}
+		return a.StreamEnd(state, dst), "text/event-stream", nil
+	}
 	dst = append(dst, `{"id":"chatcmpl-megaflow-`...)
-	dst = strconv.AppendUint(dst, completionIDs.Add(1), 10)
+	dst = strconv.AppendUint(dst, state.ID, 10)
 	dst = append(dst, `","object":"chat.completion","created":`...)
-	dst = strconv.AppendInt(dst, time.Now().Unix(), 10)
+	dst = strconv.AppendInt(dst, state.Created, 10)
 	dst = append(dst, `,"model":`...)
 	dst = appendJSONStringS(dst, a.modelName(c.Model))
 	dst = append(dst, `,"choices":[{"index":0,"message":{"role":"assistant","content":`...)
@@ -392,7 +403,7 @@ var (
 // Events without text, such as a role-only first chunk, are dropped in the
 // OPEA format, as OPEA's align_generator drops them, and passed on in the
 // OpenAI format.
-func (a *OpenAIChat) StreamEvent(event, dst []byte) ([]byte, error) {
+func (a *OpenAIChat) StreamEvent(state *APIState, event, dst []byte) ([]byte, error) {
 	data := eventData(event)
 	switch {
 	case len(data) == 0 || bytes.Equal(data, doneData):
@@ -414,20 +425,21 @@ func (a *OpenAIChat) StreamEvent(event, dst []byte) ([]byte, error) {
 		dst = appendPythonBytes(dst, text)
 		return append(dst, "\n\n"...), nil
 	}
-	return a.appendChunk(dst, text), nil
+	return a.appendChunk(state, dst, text), nil
 }
 
 // StreamEnd implements RouteAPI: both formats end with "data: [DONE]".
-func (a *OpenAIChat) StreamEnd(dst []byte) []byte { return append(dst, doneEvent...) }
+func (a *OpenAIChat) StreamEnd(state *APIState, dst []byte) []byte {
+	return append(dst, doneEvent...)
+}
 
-// appendChunk appends a chat.completion.chunk event carrying text.
-// NOTE: StreamEvent has no per-request state, so each chunk made here gets
-// its own id; OpenAI clients join chunks by choice index, not by id.
-func (a *OpenAIChat) appendChunk(dst, text []byte) []byte {
+// appendChunk appends a chat.completion.chunk event carrying text, with
+// the id and creation time every chunk of the response shares.
+func (a *OpenAIChat) appendChunk(state *APIState, dst, text []byte) []byte {
 	dst = append(dst, `data: {"id":"chatcmpl-megaflow-`...)
-	dst = strconv.AppendUint(dst, completionIDs.Add(1), 10)
+	dst = strconv.AppendUint(dst, state.ID, 10)
 	dst = append(dst, `","object":"chat.completion.chunk","created":`...)
-	dst = strconv.AppendInt(dst, time.Now().Unix(), 10)
+	dst = strconv.AppendInt(dst, state.Created, 10)
 	dst = append(dst, `,"model":`...)
 	dst = appendJSONStringS(dst, a.modelName(""))
 	dst = append(dst, `,"choices":[{"index":0,"delta":{"content":`...)

@@ -10,18 +10,20 @@ var (
 func BenchmarkStreamEventOpenAIPassThrough(b *testing.B) {
 	api := &OpenAIChat{Stream: StreamOpenAI}
 	var dst []byte
+	var state APIState
 	b.ReportAllocs()
 	for b.Loop() {
-		dst, _ = api.StreamEvent(benchChunk, dst[:0])
+		dst, _ = api.StreamEvent(&state, benchChunk, dst[:0])
 	}
 }
 
 func BenchmarkStreamEventToOPEA(b *testing.B) {
 	api := &OpenAIChat{Stream: StreamOPEA}
 	var dst []byte
+	var state APIState
 	b.ReportAllocs()
 	for b.Loop() {
-		dst, _ = api.StreamEvent(benchChunk, dst[:0])
+		dst, _ = api.StreamEvent(&state, benchChunk, dst[:0])
 	}
 }
 

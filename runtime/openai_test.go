@@ -33,7 +33,7 @@ func TestOpenAIChatRequestShapes(t *testing.T) {
 	api := &OpenAIChat{}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			input, _, err := api.Request([]byte(c.body), nil, nil)
+			input, _, err := api.Request(&APIState{}, []byte(c.body), nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -53,7 +53,7 @@ func TestOpenAIChatParamDefaults(t *testing.T) {
 	body := `{"messages":"q","model":"m1","temperature":0.5,"k":8,"top_n":3,"top_p":null,"chat_template":"{question}"}`
 	for _, format := range []StreamFormat{StreamOpenAI, StreamOPEA} {
 		t.Run(format.String(), func(t *testing.T) {
-			_, params, err := (&OpenAIChat{Stream: format}).Request([]byte(body), nil, nil)
+			_, params, err := (&OpenAIChat{Stream: format}).Request(&APIState{}, []byte(body), nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -103,7 +103,7 @@ func TestOpenAIChatRejectsInvalidRequests(t *testing.T) {
 	}
 	for name, body := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, _, err := (&OpenAIChat{}).Request([]byte(body), nil, nil)
+			_, _, err := (&OpenAIChat{}).Request(&APIState{}, []byte(body), nil, nil)
 			var e *Error
 			if !errors.As(err, &e) || e.Status != 400 {
 				t.Fatalf("error = %v, want a 400 *Error", err)
@@ -330,5 +330,50 @@ func TestEventTextShapes(t *testing.T) {
 				t.Errorf("text = %q, want %q", text, c.text)
 			}
 		})
+	}
+}
+
+func TestStreamRequestedFlowNotStreaming(t *testing.T) {
+	cases := []struct {
+		format   StreamFormat
+		contains []string
+	}{
+		{StreamOpenAI, []string{`"object":"chat.completion.chunk"`, `"content":"I cannot answer that."`, "data: [DONE]\n\n"}},
+		{StreamOPEA, []string{"data: b'I cannot answer that.'\n\n", "data: [DONE]\n\n"}},
+	}
+	for _, tc := range cases {
+		api := &OpenAIChat{Stream: tc.format}
+		var state APIState
+		if _, _, err := api.Request(&state, []byte(`{"messages":"hi","stream":true}`), nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		body, typ, err := api.Response(&state, []byte(`{"text":"I cannot answer that."}`), []byte("application/json"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if typ != "text/event-stream" {
+			t.Errorf("format %v: content type %q, want text/event-stream", tc.format, typ)
+		}
+		for _, want := range tc.contains {
+			if !strings.Contains(string(body), want) {
+				t.Errorf("format %v: body %q lacks %q", tc.format, body, want)
+			}
+		}
+	}
+}
+
+func TestChunksOfOneResponseShareAnID(t *testing.T) {
+	api := &OpenAIChat{Stream: StreamOpenAI}
+	var state APIState
+	api.Request(&state, []byte(`{"messages":"hi","stream":true}`), nil, nil)
+	first, _ := api.StreamEvent(&state, []byte("data: b'one'\n\n"), nil)
+	second, _ := api.StreamEvent(&state, []byte("data: b'two'\n\n"), nil)
+	id := func(ev []byte) string {
+		s := string(ev)
+		i := strings.Index(s, `"id":"`)
+		return s[i+6 : i+6+strings.Index(s[i+6:], `"`)]
+	}
+	if id(first) == "" || id(first) != id(second) {
+		t.Errorf("chunk ids differ: %q and %q", id(first), id(second))
 	}
 }

@@ -84,6 +84,7 @@ type request struct {
 	id     []byte
 	route  *routeMetrics
 	api    RouteAPI
+	state  APIState // of api, when there is one
 	status int
 	bytes  int
 }
@@ -162,7 +163,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, req *request) (streaming bool) 
 		deadline:    req.start.Add(set.RequestTimeout),
 	}
 	if req.api = route.apis[k]; req.api != nil {
-		body, params, err := req.api.Request(in.body, nil, nil)
+		body, params, err := req.api.Request(&req.state, in.body, nil, nil)
 		if err != nil {
 			e := AsError(err)
 			if e.Status == 500 {
@@ -258,7 +259,7 @@ func (s *Server) writeResult(ctx *fasthttp.RequestCtx, rs *runState, req *reques
 	}
 	out := call.Output
 	if req.api != nil {
-		body, bodyType, err := req.api.Response(call.Output, call.OutputType, nil)
+		body, bodyType, err := req.api.Response(&req.state, call.Output, call.OutputType, nil)
 		if err != nil {
 			s.writeError(ctx, req, &Error{Status: fasthttp.StatusBadGateway, Message: "the flow's output does not fit the route's API", Service: serviceName(&rs.plan.nodes[r]), Err: err})
 			return -1
@@ -365,7 +366,7 @@ func (s *Server) forwardStream(w *bufio.Writer, conn net.Conn, rs *runState, r i
 			ev = shaped
 		}
 		if req.api != nil {
-			apiShaped, err = req.api.StreamEvent(ev, apiShaped[:0])
+			apiShaped, err = req.api.StreamEvent(&req.state, ev, apiShaped[:0])
 			if err != nil {
 				break
 			}
@@ -404,7 +405,7 @@ func (s *Server) forwardStream(w *bufio.Writer, conn net.Conn, rs *runState, r i
 	case err == io.EOF:
 		src.close(nil)
 		if req.api != nil {
-			if end := req.api.StreamEnd(nil); len(end) > 0 {
+			if end := req.api.StreamEnd(&req.state, nil); len(end) > 0 {
 				w.Write(end)
 				w.Flush()
 			}
