@@ -210,6 +210,9 @@ func (u *Upstream) newReplica(raw string, opts UpstreamOptions, tlsConfig *tls.C
 	r.calls[outcomeSuccess] = metrics.GetOrCreateCounter(`megaflow_replica_calls_total{` + labels + `,outcome="success"}`)
 	r.calls[outcomeFailure] = metrics.GetOrCreateCounter(`megaflow_replica_calls_total{` + labels + `,outcome="failure"}`)
 	r.calls[outcomeIgnored] = metrics.GetOrCreateCounter(`megaflow_replica_calls_total{` + labels + `,outcome="canceled"}`)
+	if err := r.uri.Parse(nil, []byte(raw)); err != nil {
+		return nil, fmt.Errorf("service %q: replica url %q: %w", u.svc.Name, raw, err)
+	}
 	r.health.healthy.Store(true)
 	if u.health.Interval > 0 {
 		r.health.probeURL = parsed.Scheme + "://" + parsed.Host + u.health.Path
@@ -400,7 +403,8 @@ func (u *Upstream) attempt(r *replica, req *fasthttp.Request, resp *fasthttp.Res
 	return nil
 }
 
-// Headers buildRequest sets or reads.
+// Headers buildRequest sets or reads, in fasthttp's canonical form so that
+// it can set them with SetCanonical.
 var (
 	upstreamRequestID     = []byte("X-Request-Id")
 	upstreamTraceparent   = []byte("Traceparent")
@@ -412,7 +416,7 @@ var (
 // request id and traceparent, the service's API key, and the headers hooks
 // set on call, minus those forwardHeader drops.
 func (u *Upstream) buildRequest(req *fasthttp.Request, r *replica, call *Call) {
-	req.SetRequestURI(r.url)
+	req.SetURI(&r.uri)
 	req.Header.SetMethod(fasthttp.MethodPost)
 	if len(call.InputType) > 0 {
 		req.Header.SetContentTypeBytes(call.InputType)
@@ -420,13 +424,13 @@ func (u *Upstream) buildRequest(req *fasthttp.Request, r *replica, call *Call) {
 		req.Header.SetNoDefaultContentType(true)
 	}
 	if id := call.RequestID(); len(id) > 0 {
-		req.Header.SetBytesKV(upstreamRequestID, id)
+		req.Header.SetCanonical(upstreamRequestID, id)
 	}
 	if tp := call.Traceparent(); len(tp) > 0 {
-		req.Header.SetBytesKV(upstreamTraceparent, tp)
+		req.Header.SetCanonical(upstreamTraceparent, tp)
 	}
 	if len(u.authorization) > 0 {
-		req.Header.SetBytesKV(upstreamAuthorization, u.authorization)
+		req.Header.SetCanonical(upstreamAuthorization, u.authorization)
 	}
 	connection := call.Header(upstreamConnection)
 	call.VisitHeaders(func(k, v []byte) {
