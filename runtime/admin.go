@@ -77,7 +77,7 @@ func (a *Admin) Handle(ctx *fasthttp.RequestCtx) {
 	default:
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		ctx.SetContentType("application/json")
-		ctx.SetBodyString(`{"error":"not found; the admin endpoints are /metrics, /healthz, /readyz and /v1/health_check"}`)
+		ctx.SetBodyString(`{"error":"not found; the admin endpoints are GET /metrics, /healthz, /readyz, /v1/health_check and /debug/pprof/, and POST /admin/reload and POST or DELETE /admin/services/NAME/replicas"}`)
 	}
 }
 

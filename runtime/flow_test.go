@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -410,5 +411,32 @@ func TestPanickingNodeFailsOnlyItsRequest(t *testing.T) {
 	resp, out = post(t, base+"/x", "text/plain", []byte("fine"))
 	if resp.StatusCode != 200 || string(out) != "fine" {
 		t.Errorf("next request: %d %s", resp.StatusCode, out)
+	}
+}
+
+func TestFanInKeepsBinaryOutputs(t *testing.T) {
+	wav := []byte{'R', 'I', 'F', 'F', 0xff, 0xfe, 0x00, 0x80}
+	binary := func(ctx *fasthttp.RequestCtx) { ctx.SetContentType("audio/wav"); ctx.SetBody(wav) }
+	p := httpFlow(t, "",
+		flowNode{name: "tts", handler: binary},
+		flowNode{name: "text", handler: tagService("text", 0)},
+		flowNode{name: "join", handler: EchoHandler, after: []string{"tts", "text"}},
+	)
+	res, _, err := runPlan(t, p, `{}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := res.Get("join")
+	var got struct {
+		TTS struct {
+			Base64      []byte `json:"base64"`
+			ContentType string `json:"content_type"`
+		} `json:"tts"`
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("fan-in input is not JSON: %v: %s", err, out)
+	}
+	if !bytes.Equal(got.TTS.Base64, wav) || got.TTS.ContentType != "audio/wav" {
+		t.Errorf("binary output changed: %s", out)
 	}
 }

@@ -118,8 +118,10 @@ func (rs *runState) appendGraphJSON(dst []byte, complete bool) []byte {
 			dst = strconv.AppendInt(dst, rs.dur[i].Microseconds(), 10)
 		}
 		if complete && rs.errs[i] != nil {
+			// Only the client-safe message: the cause may name upstream
+			// addresses, and this header reaches any client.
 			dst = append(dst, `,"error":`...)
-			dst = appendJSONStringS(dst, rs.errs[i].Error())
+			dst = appendJSONStringS(dst, AsError(rs.errs[i]).Message)
 		}
 		dst = append(dst, '}')
 	}

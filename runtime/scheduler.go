@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // NodeState is the outcome of a node in one run.
@@ -579,8 +581,10 @@ func (n *planNode) succIndex(s int32) int {
 	return -1
 }
 
-// appendKeyedJSON appends {"name": output, ...}. An output that is not
-// valid JSON is embedded as a JSON string, so the result is always valid.
+// appendKeyedJSON appends {"name": output, ...}, which is always valid JSON
+// and loses nothing: an output that is JSON is embedded as is, text (valid
+// UTF-8) as a JSON string, and anything else, such as audio or an image,
+// as {"base64": "...", "content_type": "..."}.
 func appendKeyedJSON(dst []byte, inputs []NamedInput) []byte {
 	dst = append(dst, '{')
 	for k, in := range inputs {
@@ -589,10 +593,17 @@ func appendKeyedJSON(dst []byte, inputs []NamedInput) []byte {
 		}
 		dst = appendJSONStringS(dst, in.Name)
 		dst = append(dst, ':')
-		if len(in.Data) > 0 && json.Valid(in.Data) {
+		switch {
+		case len(in.Data) > 0 && json.Valid(in.Data):
 			dst = append(dst, in.Data...)
-		} else {
+		case utf8.Valid(in.Data):
 			dst = appendJSONString(dst, in.Data)
+		default:
+			dst = append(dst, `{"base64":"`...)
+			dst = base64.StdEncoding.AppendEncode(dst, in.Data)
+			dst = append(dst, `","content_type":`...)
+			dst = appendJSONString(dst, in.ContentType)
+			dst = append(dst, '}')
 		}
 	}
 	return append(dst, '}')

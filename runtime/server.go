@@ -465,7 +465,9 @@ func writeHealthCheck(ctx *fasthttp.RequestCtx, version string) {
 // body (413), too large headers (431), a timeout (408), anything else
 // (400).
 func (s *Server) handleParseError(ctx *fasthttp.RequestCtx, err error) {
-	id := newRequestID(nil)
+	// The headers were read when only the body failed, so the client's
+	// X-Request-Id is kept then.
+	id := requestIDOf(ctx, nil)
 	ctx.Response.Header.SetBytesKV(headerRequestID, id)
 	var (
 		e   *Error

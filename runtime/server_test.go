@@ -215,7 +215,10 @@ func TestRoutingErrors(t *testing.T) {
 		t.Errorf("wrong method: %d allow=%q %s", r.StatusCode, r.Header.Get("Allow"), out)
 	}
 
-	resp, out = post(t, base+"/process", "text/plain", make([]byte, 2048))
+	resp, out = post(t, base+"/process", "text/plain", make([]byte, 2048), "X-Request-Id", "client-413")
+	if got := resp.Header.Get("X-Request-Id"); got != "client-413" {
+		t.Errorf("413 replaced the client's request id with %q", got)
+	}
 	if resp.StatusCode != 413 {
 		t.Fatalf("oversized body: status %d %s", resp.StatusCode, out)
 	}

@@ -3,6 +3,7 @@ package mock
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -14,16 +15,54 @@ import (
 // chatRequest contains the fields of an OpenAI chat completions request
 // that the mock reads.
 type chatRequest struct {
-	Model               string        `json:"model"`
-	Messages            []chatMessage `json:"messages"`
-	Stream              bool          `json:"stream"`
-	MaxTokens           int           `json:"max_tokens"`
-	MaxCompletionTokens int           `json:"max_completion_tokens"`
+	Model               string       `json:"model"`
+	Messages            chatMessages `json:"messages"`
+	Stream              bool         `json:"stream"`
+	MaxTokens           int          `json:"max_tokens"`
+	MaxCompletionTokens int          `json:"max_completion_tokens"`
 }
 
 type chatMessage struct {
 	Role    string `json:"role"`
 	Content string `json:"content"`
+}
+
+// chatMessages accepts "messages" in the forms OPEA's gateways send: a
+// plain string (one user message) or a list of messages whose content is
+// a string or a list of parts, of which the text parts are read.
+type chatMessages []chatMessage
+
+func (m *chatMessages) UnmarshalJSON(b []byte) error {
+	var text string
+	if json.Unmarshal(b, &text) == nil {
+		*m = chatMessages{{Role: "user", Content: text}}
+		return nil
+	}
+	var raw []struct {
+		Role    string          `json:"role"`
+		Content json.RawMessage `json:"content"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf(`"messages" must be a string or a list of {"role", "content"} messages`)
+	}
+	*m = (*m)[:0]
+	for _, r := range raw {
+		msg := chatMessage{Role: r.Role}
+		if json.Unmarshal(r.Content, &msg.Content) != nil {
+			var parts []struct {
+				Type string `json:"type"`
+				Text string `json:"text"`
+			}
+			json.Unmarshal(r.Content, &parts)
+			for _, p := range parts {
+				if p.Type == "text" {
+					msg.Content += p.Text
+				}
+			}
+		}
+		*m = append(*m, msg)
+	}
+	return nil
 }
 
 // llm serves POST /v1/chat/completions in the OpenAI format, streamed as

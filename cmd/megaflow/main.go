@@ -43,13 +43,18 @@ func main() {
 // whose first argument is a flag, runs "serve".
 func dispatch(args []string) int {
 	name := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		name, args = args[0], args[1:]
-	}
-	switch name {
-	case "help", "-h", "--help":
-		printUsage()
-		return 0
+	if len(args) > 0 {
+		switch args[0] {
+		case "-h", "-help", "--help", "help":
+			printUsage()
+			return 0
+		case "-version", "--version":
+			name, args = "version", args[1:]
+		default:
+			if !strings.HasPrefix(args[0], "-") {
+				name, args = args[0], args[1:]
+			}
+		}
 	}
 	cmd, ok := commands[name]
 	if !ok {
