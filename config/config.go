@@ -109,7 +109,7 @@ type Service struct {
 	// closes pooled connections unused that long.
 	Timeout     Duration `toml:"timeout" default:"30s"`
 	DialTimeout Duration `toml:"dial_timeout" default:"2s"`
-	IdleTimeout Duration `toml:"idle_timeout" default:"90s"`
+	IdleTimeout Duration `toml:"idle_timeout" default:"4s"`
 	// Retries is the number of extra attempts after a connect error, a
 	// timeout, 502, 503 or 504.
 	Retries int `toml:"retries" default:"0"`

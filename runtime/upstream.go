@@ -28,14 +28,15 @@ type UpstreamOptions struct {
 	// DialTimeout bounds connecting to a replica. Zero means 2 s.
 	DialTimeout time.Duration
 	// IdleTimeout closes pooled connections unused this long. Zero means
-	// 90 s.
+	// 4 s, below the shortest keep-alive timeouts of common servers
+	// (uvicorn's Config.timeout_keep_alive and Node.js's keepAliveTimeout
+	// default to 5 s), so megaflow drops an idle connection before the
+	// service does.
 	//
-	// NOTE: a service that closes idle connections sooner (uvicorn's
-	// Config.timeout_keep_alive defaults to 5 s) fails the next call on
-	// such a connection.
-	// Execute retries that call once on a new connection, but not for a
-	// NotIdempotent service, so set IdleTimeout below the service's
-	// keep-alive there.
+	// NOTE: a service that closes idle connections sooner than IdleTimeout
+	// fails the next call on such a connection. Execute retries that call
+	// once on a new connection, but not for a NotIdempotent service, so set
+	// IdleTimeout below the service's keep-alive there.
 	IdleTimeout time.Duration
 	// MaxResponseBytes caps an upstream's response body. Zero means 64 MiB.
 	MaxResponseBytes int
@@ -136,7 +137,7 @@ type Upstream struct {
 const (
 	defaultMaxConns         = 512
 	defaultDialTimeout      = 2 * time.Second
-	defaultIdleTimeout      = 90 * time.Second
+	defaultIdleTimeout      = 4 * time.Second
 	defaultMaxResponseBytes = 64 << 20
 )
 
