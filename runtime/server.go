@@ -11,6 +11,7 @@ import (
 	"net"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -76,8 +77,9 @@ var (
 	pathHealthCheck   = []byte("/v1/health_check")
 )
 
-// request is the handler's state of one request while it is served. It
-// lives on the handler's stack unless the response is a stream.
+// request is the handler's state of one request while it is served. Handle
+// takes it from requestPool and puts it back when it returns, so a request
+// allocates nothing here. A streamed response continues on a copy.
 type request struct {
 	snap   *Snapshot // held until the request ends
 	start  time.Time
@@ -87,13 +89,21 @@ type request struct {
 	state  APIState // of api, when there is one
 	status int
 	bytes  int
+	// idBuf backs id, and traceBuf a traceparent the server generates.
+	idBuf    [maxRequestIDLen]byte
+	traceBuf [55]byte
 }
+
+var requestPool = sync.Pool{New: func() any { return new(request) }}
 
 // Handle serves one request. It is the fasthttp handler of the server and
 // may be mounted on another fasthttp server.
 func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
-	var idBuf [maxRequestIDLen]byte
-	req := request{snap: s.acquireSnapshot(), start: time.Now(), id: requestIDOf(ctx, idBuf[:0]), route: unmatchedRoute}
+	// The request comes from a pool because escape analysis moves a local
+	// one and its buffers to the heap, which cost three allocations.
+	req := requestPool.Get().(*request)
+	*req = request{snap: s.acquireSnapshot(), start: time.Now(), route: unmatchedRoute}
+	req.id = requestIDOf(ctx, req.idBuf[:0])
 	defer func() {
 		// fasthttp does not recover a handler's panic, so one bug would
 		// end the process and every request on it.
@@ -101,14 +111,15 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 			s.log.Error("panic while serving a request", "request_id", string(req.id), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			ctx.Response.Reset()
 			ctx.Response.Header.SetBytesKV(headerRequestID, req.id)
-			s.writeError(ctx, &req, &Error{Status: fasthttp.StatusInternalServerError, Message: "internal error"})
+			s.writeError(ctx, req, &Error{Status: fasthttp.StatusInternalServerError, Message: "internal error"})
 		}
+		requestPool.Put(req)
 	}()
 	ctx.Response.Header.SetBytesKV(headerRequestID, req.id)
 	megaservice.pending.Inc()
-	streaming := s.serve(ctx, &req)
+	streaming := s.serve(ctx, req)
 	if !streaming {
-		s.done(ctx, &req)
+		s.done(ctx, req)
 	}
 }
 
@@ -150,10 +161,9 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, req *request) (streaming bool) 
 	}
 	megaservice.inFlight.Inc()
 
-	var traceBuf [55]byte
 	trace := ctx.Request.Header.PeekBytes(headerTraceparent)
 	if !validTraceparent(trace) {
-		trace = newTraceparent(traceBuf[:0])
+		trace = newTraceparent(req.traceBuf[:0])
 	}
 	in := runInput{
 		body:        ctx.Request.Body(),
@@ -298,7 +308,7 @@ func (s *Server) startStream(ctx *fasthttp.RequestCtx, rs *runState, r int32, re
 	conn := ctx.Conn()
 	method, path := string(ctx.Method()), string(ctx.Path())
 	streamReq := *req
-	streamReq.id = rs.reqID // idBuf lives on the handler's stack
+	streamReq.id = rs.reqID // idBuf goes back to requestPool when Handle returns
 	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
 		s.forwardStream(w, conn, rs, r, &streamReq, writeTimeout)
 		rs.finishRun()
