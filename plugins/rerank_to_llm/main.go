@@ -10,12 +10,19 @@
 // with "text"). As an aggregate hook on the LLM node it reads two inputs:
 // a TEI /rerank output, [{"index": i, "score": s}, ...], and the request
 // that was sent to the reranker ({"query": ..., "texts": [...]}) or the
-// retriever's output; it keeps the top_n documents by score.
+// retriever's output; it keeps the top_n documents by score. An empty
+// rerank output, [], which retriever_to_rerank sends when the retriever
+// found nothing, gives a prompt without documents.
+//
+// The number of documents kept is the reranker request's "top_n", which
+// the route fills in from the client's request, and else the configured
+// top_n. A retriever output's "top_n" (OPEA's SearchedDoc) is ignored,
+// because it is the retriever's default of 1 and not the client's choice.
 //
 // Config:
 //
 //	model      = "Intel/neural-chat-7b-v3-3"
-//	top_n      = 1        # documents kept from a TEI rerank output
+//	top_n      = 1        # documents kept when the input has no top_n
 //	stream     = true
 //	max_tokens = 1024     # left out of the request when 0
 //	system     = "... {context} ..."  # system message; {context} is replaced by the documents
@@ -25,6 +32,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 
@@ -74,6 +82,22 @@ type rerankedDoc struct {
 	Reranked     []json.RawMessage `json:"reranked_docs"`
 	Retrieved    []json.RawMessage `json:"retrieved_docs"`
 	Texts        []json.RawMessage `json:"texts"`
+	TopN         *float64          `json:"top_n"`
+}
+
+// topN returns how many documents to keep: the input's top_n unless the
+// input is a retriever's SearchedDoc, and else the configured one. The
+// input's top_n comes from the client, so an invalid one is the client's
+// error.
+func (d *rerankedDoc) topN() (int, error) {
+	if d.TopN == nil || d.Retrieved != nil {
+		return cfg.TopN, nil
+	}
+	n := *d.TopN
+	if n < 1 || n != math.Trunc(n) || n > math.MaxInt32 {
+		return 0, fmt.Errorf("top_n is %v; set it to a whole number of 1 or more", n)
+	}
+	return int(n), nil
 }
 
 func (d *rerankedDoc) question() string {
@@ -141,10 +165,14 @@ func aggregate(inputs []megaflow.Input) megaflow.Status {
 	if scores == nil {
 		return write(doc.question(), texts)
 	}
+	topN, err := doc.topN()
+	if err != nil {
+		return megaflow.Failf(400, "rerank_to_llm: %v", err)
+	}
 	sort.SliceStable(scores, func(i, j int) bool { return scores[i].Score > scores[j].Score })
 	var top []string
 	for _, s := range scores {
-		if len(top) == cfg.TopN {
+		if len(top) == topN {
 			break
 		}
 		if s.Index < 0 || s.Index >= len(texts) {

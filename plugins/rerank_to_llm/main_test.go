@@ -45,6 +45,65 @@ func TestAggregateKeepsTopDocuments(t *testing.T) {
 		`{"role":"system","content":"Context:\nbest\n\nsecond"},{"role":"user","content":"q?"}]}`)
 }
 
+func TestAggregateTopNFromInput(t *testing.T) {
+	p := plugintest.Load(t, config) // top_n = 2
+	scores := `[{"index":2,"score":0.2},{"index":0,"score":0.9},{"index":1,"score":0.5}]`
+	cases := []struct{ name, doc, context string }{
+		{"reranker request top_n", `{"query":"q?","texts":["best","second","worst"],"top_n":3}`, `best\n\nsecond\n\nworst`},
+		{"reranker request top_n 1", `{"query":"q?","texts":["best","second","worst"],"top_n":1}`, `best`},
+		{"no top_n uses config", `{"query":"q?","texts":["best","second","worst"]}`, `best\n\nsecond`},
+		{"retriever top_n ignored", `{"initial_query":"q?","retrieved_docs":[{"text":"best"},{"text":"second"},{"text":"worst"}],"top_n":1}`, `best\n\nsecond`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := p.Aggregate(plugintest.Ctx(t), []host.Input{
+				{Name: "rerank", Data: []byte(scores)},
+				{Name: "rerank_input", Data: []byte(c.doc)},
+			}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plugintest.EqualJSON(t, string(got), `{"model":"llm-1","stream":false,"max_tokens":64,"messages":[`+
+				`{"role":"system","content":"Context:\n`+c.context+`"},{"role":"user","content":"q?"}]}`)
+		})
+	}
+}
+
+func TestAggregateEmptyRanking(t *testing.T) {
+	p := plugintest.Load(t, config)
+	for _, doc := range []string{
+		`{"query":"q?","texts":[],"top_n":1}`,
+		`{"initial_query":"q?","retrieved_docs":[],"top_n":1}`,
+	} {
+		got, err := p.Aggregate(plugintest.Ctx(t), []host.Input{
+			{Name: "rerank", Data: []byte(`[]`)},
+			{Name: "rerank_input", Data: []byte(doc)},
+		}, nil)
+		if err != nil {
+			t.Fatalf("input %s: %v", doc, err)
+		}
+		plugintest.EqualJSON(t, string(got), `{"model":"llm-1","stream":false,"max_tokens":64,"messages":[`+
+			`{"role":"system","content":"Context:\n"},{"role":"user","content":"q?"}]}`)
+	}
+}
+
+func TestAggregateRejectsInvalidTopN(t *testing.T) {
+	p := plugintest.Load(t, config)
+	for _, topN := range []string{"-1", "1.5"} {
+		_, err := p.Aggregate(plugintest.Ctx(t), []host.Input{
+			{Name: "rerank", Data: []byte(`[{"index":0,"score":1}]`)},
+			{Name: "rerank_input", Data: []byte(`{"query":"q","texts":["a"],"top_n":` + topN + `}`)},
+		}, nil)
+		e := plugintest.HostError(t, err)
+		if e.Status != 400 {
+			t.Errorf("top_n %s: %v, want 400", topN, err)
+		}
+		if !contains(e.Error(), "top_n") {
+			t.Errorf("top_n %s: error %q does not name top_n", topN, e.Error())
+		}
+	}
+}
+
 func TestDefaultsStreamAndSystemPrompt(t *testing.T) {
 	p := plugintest.Load(t, ``)
 	got, err := plugintest.Response(t, p, `{"query":"q","documents":["d"]}`)
