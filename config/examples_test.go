@@ -48,7 +48,7 @@ func TestExamplesValidate(t *testing.T) {
 
 // examplePlugins lists the bundled plugins the examples use, which
 // "make plugins" builds into pluginBuildDir.
-var examplePlugins = []string{"to_tei.wasm", "tei_to_retriever.wasm", "rerank_to_llm.wasm", "route_by_field.wasm", "template.wasm"}
+var examplePlugins = []string{"to_tei.wasm", "tei_to_retriever.wasm", "retriever_to_rerank.wasm", "rerank_to_llm.wasm", "route_by_field.wasm", "template.wasm"}
 
 const pluginBuildDir = "../plugins/build"
 

@@ -115,8 +115,9 @@ func TestMermaidChatQnA(t *testing.T) {
 		"request --> embedding",
 		"embedding --> retriever",
 		"question --> retriever",
-		"retriever --> rerank",
-		"retriever --> llm",
+		"retriever --> rerank_input",
+		"rerank_input --> rerank",
+		"rerank_input --> llm",
 		"rerank --> llm",
 		"llm --> response",
 	}
@@ -126,8 +127,9 @@ func TestMermaidChatQnA(t *testing.T) {
 	wantLabels := []string{
 		"question<br/>type: undefined",
 		"embedding<br/>type: embedding<br/>request: to_tei",
-		"retriever<br/>type: retriever<br/>aggregate: tei_to_retriever",
-		"rerank<br/>type: rerank",
+		"retriever<br/>type: retriever<br/>response: retriever_to_rerank<br/>aggregate: tei_to_retriever",
+		"rerank_input<br/>type: rerank",
+		"rerank<br/>type: rerank<br/>request: retriever_to_rerank",
 		"llm<br/>type: llm<br/>aggregate: rerank_to_llm<br/>stream",
 	}
 	for _, want := range wantLabels {

@@ -14,7 +14,7 @@ import (
 func withPluginStubs(t *testing.T) {
 	t.Helper()
 	dir := t.TempDir()
-	for _, name := range []string{"to_tei.wasm", "tei_to_retriever.wasm", "rerank_to_llm.wasm", "route_by_field.wasm", "template.wasm"} {
+	for _, name := range []string{"to_tei.wasm", "tei_to_retriever.wasm", "retriever_to_rerank.wasm", "rerank_to_llm.wasm", "route_by_field.wasm", "template.wasm"} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte("\x00asm\x01\x00\x00\x00"), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -38,7 +38,7 @@ func runValidateCapture(args ...string) (code int, stdout, stderr string) {
 }
 
 func TestValidateExamples(t *testing.T) {
-	for _, name := range []string{"to_tei.wasm", "tei_to_retriever.wasm", "rerank_to_llm.wasm", "route_by_field.wasm", "template.wasm"} {
+	for _, name := range []string{"to_tei.wasm", "tei_to_retriever.wasm", "retriever_to_rerank.wasm", "rerank_to_llm.wasm", "route_by_field.wasm", "template.wasm"} {
 		if _, err := os.Stat(filepath.Join("../../plugins/build", name)); err != nil {
 			t.Skipf("validate loads each plugin, and %s is not built (make plugins)", name)
 		}
@@ -56,7 +56,7 @@ func TestValidateExamples(t *testing.T) {
 	if len(lines) != len(paths) {
 		t.Fatalf("%d summary lines for %d files:\n%s", len(lines), len(paths), stdout)
 	}
-	want := "../../config/examples/chatqna.toml: valid: 5 services, 3 plugins, 1 flow (5 nodes), 2 routes"
+	want := "../../config/examples/chatqna.toml: valid: 6 services, 4 plugins, 1 flow (6 nodes), 2 routes"
 	if !strings.Contains(stdout, want+"\n") {
 		t.Errorf("stdout lacks %q:\n%s", want, stdout)
 	}

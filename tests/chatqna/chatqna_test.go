@@ -22,12 +22,13 @@ import (
 	"github.com/megaflow/megaflow/bench/mock"
 	"github.com/megaflow/megaflow/config"
 	"github.com/megaflow/megaflow/runtime"
+	"github.com/valyala/fasthttp"
 )
 
 const question = "What is the revenue of Nike in 2023?"
 
 // examplePlugins are the plugins chatqna.toml loads.
-var examplePlugins = []string{"to_tei", "tei_to_retriever", "rerank_to_llm"}
+var examplePlugins = []string{"to_tei", "tei_to_retriever", "retriever_to_rerank", "rerank_to_llm"}
 
 // pluginDir returns a directory holding the example's plugins: the
 // repository's plugins/build when "make plugins" has run, or else a
@@ -72,26 +73,72 @@ func pluginDir(t *testing.T) string {
 	return dir
 }
 
-// startChatQnA starts the mocks, serves the example on a free loopback
-// port and returns its base URL.
-func startChatQnA(t *testing.T) string {
+// recorder keeps the bodies one mock received, in order.
+type recorder struct {
+	mu     sync.Mutex
+	bodies []string
+}
+
+// wrap returns next with each request body recorded first.
+func (r *recorder) wrap(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		if ctx.IsPost() {
+			r.mu.Lock()
+			r.bodies = append(r.bodies, string(ctx.PostBody()))
+			r.mu.Unlock()
+		}
+		next(ctx)
+	}
+}
+
+// take returns the bodies recorded so far and clears the record.
+func (r *recorder) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	bodies := r.bodies
+	r.bodies = nil
+	return bodies
+}
+
+// chatQnA is the example served against mocks, with the bodies the rerank
+// and llm mocks received.
+type chatQnA struct {
+	base   string
+	rerank recorder
+	llm    recorder
+}
+
+// startChatQnA starts the mocks, with the retriever returning docs
+// documents (none when negative, 3 when zero), serves the example on a
+// free loopback port and returns it.
+func startChatQnA(t *testing.T, docs int) *chatQnA {
 	t.Helper()
 	t.Setenv("MEGAFLOW_PLUGIN_DIR", pluginDir(t))
-	t.Setenv("LLM_API_KEY", "")
+	t.Setenv("OPENAI_API_KEY", "")
+	c := &chatQnA{}
 	mocks := []struct {
 		env, kind string
 		opts      mock.Options
+		record    *recorder
 	}{
-		{"EMBEDDING_SERVICE_PORT", "embedding", mock.Options{Dim: 16}},
-		{"RETRIEVER_SERVICE_PORT", "retriever", mock.Options{}},
-		{"RERANK_SERVICE_PORT", "rerank", mock.Options{}},
-		{"LLM_SERVICE_PORT", "llm", mock.Options{TokensPerSecond: 500}},
+		{"EMBEDDING_SERVER_PORT", "embedding", mock.Options{Dim: 16}, nil},
+		{"RETRIEVER_SERVICE_PORT", "retriever", mock.Options{Docs: docs}, nil},
+		{"RERANK_SERVER_PORT", "rerank", mock.Options{}, &c.rerank},
+		{"LLM_SERVER_PORT", "llm", mock.Options{TokensPerSecond: 500}, &c.llm},
 	}
 	for _, m := range mocks {
-		srv, err := mock.Start(m.kind, m.opts, "127.0.0.1:0")
+		h, err := mock.Handler(m.kind, m.opts)
 		if err != nil {
 			t.Fatal(err)
 		}
+		if m.record != nil {
+			h = m.record.wrap(h)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := mock.Serve(m.kind, h, ln)
 		t.Cleanup(func() { srv.Close() })
 		_, port, _ := net.SplitHostPort(srv.Addr())
 		t.Setenv(m.env, port)
@@ -119,7 +166,8 @@ func startChatQnA(t *testing.T) string {
 		srv.Shutdown(ctx)
 		snap.Close()
 	})
-	return "http://" + ln.Addr().String()
+	c.base = "http://" + ln.Addr().String()
+	return c
 }
 
 var client = &http.Client{Timeout: 20 * time.Second}
@@ -159,7 +207,8 @@ func mockWords(n int) string {
 }
 
 func TestChatQnA(t *testing.T) {
-	base := startChatQnA(t)
+	qna := startChatQnA(t, 0)
+	base := qna.base
 	messages := `[{"role":"user","content":"` + question + `"}]`
 
 	t.Run("openai stream", func(t *testing.T) {
@@ -250,4 +299,102 @@ func TestChatQnA(t *testing.T) {
 	t.Run("openai npm client", func(t *testing.T) {
 		runOpenAIClient(t, base+"/v1")
 	})
+}
+
+// llmRequest is the part of the llm mock's request these tests check.
+type llmRequest struct {
+	Messages []struct {
+		Role    string `json:"role"`
+		Content string `json:"content"`
+	} `json:"messages"`
+}
+
+// promptDocuments returns how many of the mock retriever's documents the
+// system message of the one recorded llm request carries.
+func promptDocuments(t *testing.T, bodies []string) int {
+	t.Helper()
+	if len(bodies) != 1 {
+		t.Fatalf("the llm received %d requests, want 1: %q", len(bodies), bodies)
+	}
+	var req llmRequest
+	if err := json.Unmarshal([]byte(bodies[0]), &req); err != nil {
+		t.Fatalf("llm request %s: %v", bodies[0], err)
+	}
+	if len(req.Messages) != 2 || req.Messages[0].Role != "system" || req.Messages[1].Content != question {
+		t.Fatalf("llm messages %+v, want the system prompt and the question", req.Messages)
+	}
+	return strings.Count(req.Messages[0].Content, "Document ")
+}
+
+func TestChatQnARerank(t *testing.T) {
+	qna := startChatQnA(t, 3)
+
+	t.Run("TEI body", func(t *testing.T) {
+		resp, body := post(t, qna.base+"/v1/chat/completions", `{"messages":"`+question+`","max_tokens":2}`)
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+		qna.llm.take()
+		bodies := qna.rerank.take()
+		if len(bodies) != 1 {
+			t.Fatalf("the reranker received %d requests, want 1: %q", len(bodies), bodies)
+		}
+		var got map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(bodies[0]), &got); err != nil {
+			t.Fatalf("rerank body %s: %v", bodies[0], err)
+		}
+		if len(got) != 2 || got["query"] == nil || got["texts"] == nil {
+			t.Errorf("rerank body %s, want only TEI's query and texts", bodies[0])
+		}
+		var texts []string
+		if err := json.Unmarshal(got["texts"], &texts); err != nil || len(texts) != 3 {
+			t.Errorf("rerank texts %s, want the 3 retrieved documents: %v", got["texts"], err)
+		}
+		if string(got["query"]) != `"`+question+`"` {
+			t.Errorf("rerank query %s, want %q", got["query"], question)
+		}
+	})
+
+	cases := []struct {
+		name    string
+		topN    string
+		wantDoc int
+	}{
+		{"top_n default", ``, 1},
+		{"top_n 2", `,"top_n":2`, 2},
+		{"top_n above documents", `,"top_n":5`, 3},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp, body := post(t, qna.base+"/v1/chat/completions", `{"messages":"`+question+`","max_tokens":2`+c.topN+`}`)
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d: %s", resp.StatusCode, body)
+			}
+			qna.rerank.take()
+			if got := promptDocuments(t, qna.llm.take()); got != c.wantDoc {
+				t.Errorf("the prompt has %d documents, want %d", got, c.wantDoc)
+			}
+		})
+	}
+}
+
+func TestChatQnANoDocuments(t *testing.T) {
+	qna := startChatQnA(t, -1)
+	for _, path := range []string{"/v1/chat/completions", "/v1/chatqna"} {
+		t.Run(path, func(t *testing.T) {
+			resp, body := post(t, qna.base+path, `{"messages":"`+question+`","max_tokens":3,"top_n":2,"stream":false}`)
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d: %s", resp.StatusCode, body)
+			}
+			if !strings.Contains(string(body), mockWords(3)) {
+				t.Errorf("body %s lacks the llm's answer %q", body, mockWords(3))
+			}
+			if bodies := qna.rerank.take(); len(bodies) != 0 {
+				t.Errorf("the reranker was called without documents: %q", bodies)
+			}
+			if got := promptDocuments(t, qna.llm.take()); got != 0 {
+				t.Errorf("the prompt has %d documents, want none", got)
+			}
+		})
+	}
 }
