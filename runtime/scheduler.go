@@ -244,10 +244,17 @@ func (rs *runState) release() {
 	}
 	rs.mu.Lock()
 	rs.running = false
-	if rs.err != nil && rs.done != nil {
-		rs.done = nil // closed; the next run that needs one makes a new one
-	}
+	canceled := rs.err != nil
 	rs.mu.Unlock()
+	if canceled {
+		// A canceled run is not reused. Contexts that executors or plugins
+		// derived from it may still watch its Done channel from goroutines
+		// of the context package, and read its Err once that channel is
+		// closed; a reused state would show them the next request's nil
+		// Err, which the context package treats as a fatal bug. Failed and
+		// timed-out requests therefore allocate a new run state.
+		return
+	}
 	select {
 	case <-rs.wake:
 	default:
