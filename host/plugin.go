@@ -346,6 +346,10 @@ func (p *Plugin) Stats() Stats {
 
 // acquire takes a free instance, waiting until one is released, ctx ends
 // or the plugin is closed.
+//
+// NOTE: a Go panic between acquire and finish (a host bug, since guest
+// traps are errors) loses the instance: the runtime recovers the request,
+// but the pool has one instance fewer until the next reload.
 func (p *Plugin) acquire(ctx context.Context, hook Hook) (*instance, error) {
 	if p.hooks&hook == 0 {
 		return nil, &Error{Plugin: p.name, Hook: hook, Kind: KindUnavailable, Status: 500,
