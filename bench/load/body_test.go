@@ -1,8 +1,11 @@
 package load
 
 import (
+	"net"
 	"strings"
 	"testing"
+
+	"github.com/valyala/fasthttp"
 )
 
 func TestTemplateFillsPlaceholders(t *testing.T) {
@@ -54,5 +57,26 @@ func BenchmarkTemplateAppend(b *testing.B) {
 	var buf []byte
 	for i := uint64(0); b.Loop(); i++ {
 		buf = tmpl.AppendBody(buf[:0], i)
+	}
+}
+
+func TestClassifyIPv4OnlyDialOfIPv6(t *testing.T) {
+	ln, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	defer ln.Close()
+	// A client without dual-stack dialing cannot reach [::1], and fasthttp
+	// reports that with an error that is neither a net.OpError nor exported.
+	c := &fasthttp.HostClient{Addr: ln.Addr().String()}
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	err = c.Do(req, resp)
+	if err == nil {
+		t.Fatal("dialing [::1] without dual-stack dialing succeeded; the test no longer reaches the error it classifies")
+	}
+	if got := classifyError(err); got != "connect" {
+		t.Errorf("classifyError(%q) = %q, want connect", err, got)
 	}
 }

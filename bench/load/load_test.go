@@ -294,3 +294,36 @@ func BenchmarkClosedLoopEcho(b *testing.B) {
 		b.Fatalf("%d of %d requests succeeded", res.Succeeded, b.N)
 	}
 }
+
+// listenIPv6 returns a listener on a free [::1] port, or skips the test
+// where the machine has no IPv6 loopback.
+func listenIPv6(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	return ln
+}
+
+func TestIPv6LoopbackTarget(t *testing.T) {
+	h, err := mock.Handler("echo", mock.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := mock.Serve("echo", h, listenIPv6(t))
+	t.Cleanup(func() { srv.Close() })
+
+	res := run(t, load.Config{
+		URL:         "http://" + srv.Addr() + "/v1/echo",
+		Body:        load.SizedBody(32),
+		Connections: 2,
+		Requests:    50,
+	})
+	if res.Succeeded != 50 {
+		t.Errorf("Succeeded = %d, want 50 (errors %+v)", res.Succeeded, res.Errors)
+	}
+	if res.Errors.Total != 0 {
+		t.Errorf("Errors.Total = %d, want 0 (samples %v)", res.Errors.Total, res.Errors.Samples)
+	}
+}

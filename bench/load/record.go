@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -88,6 +89,10 @@ func classifyError(err error) string {
 	case errors.Is(err, fasthttp.ErrDialTimeout):
 		return "connect"
 	case errors.As(err, &opErr) && opErr.Op == "dial":
+		return "connect"
+	case strings.HasPrefix(err.Error(), "couldn't find dns entries"):
+		// fasthttp found no address of the dialed family for the host; its
+		// error value is unexported, so only the message identifies it.
 		return "connect"
 	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, os.ErrDeadlineExceeded):
 		return "timeout"

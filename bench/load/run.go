@@ -127,6 +127,9 @@ func newClient(cfg *Config) (*fasthttp.HostClient, error) {
 		// One attempt per request: a retried GET would count as one
 		// success with the latency of both attempts.
 		MaxIdemponentCallAttempts: 1,
+		// Without dual-stack dialing, fasthttp resolves the host to IPv4
+		// addresses only, so an IPv6 target such as [::1] fails to connect.
+		DialDualStack: true,
 	}, nil
 }
 
