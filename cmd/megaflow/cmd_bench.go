@@ -111,7 +111,7 @@ func addLoadFlags(fs *flag.FlagSet) *loadFlags {
 	fs.StringVar(&f.method, "method", "", "HTTP method (default GET, or POST with a body)")
 	fs.Var(&f.headers, "header", "request `header` \"Name: value\"; repeat for more")
 	fs.StringVar(&f.bodyFile, "body", "", "`file` containing the request body")
-	fs.IntVar(&f.bodySize, "body-size", 0, "send a JSON body {\"text\":\"aaa…\"} of exactly `N` bytes")
+	fs.IntVar(&f.bodySize, "body-size", 0, "send a JSON body {\"text\":\"aaa…\"} of exactly `N` bytes (at least 11, the size of the empty template)")
 	fs.StringVar(&f.bodyTemplate, "body-template", "", "`template` of the request body, with {{seq}} (request number) and {{random N}} (N letters) filled per request")
 	fs.StringVar(&f.contentType, "content-type", "application/json", "Content-Type of requests with a body")
 	fs.BoolVar(&f.sse, "sse", false, "read responses as server-sent events and report time to first token, inter-token latency and tokens/s")
