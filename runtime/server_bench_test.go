@@ -56,7 +56,7 @@ func benchHandle(b *testing.B, snap *Snapshot, body []byte) {
 		ctx.Response.Reset()
 		srv.Handle(&ctx)
 		if ctx.Response.StatusCode() != fasthttp.StatusOK || len(ctx.Response.Body()) != len(body) {
-			b.Fatalf("status %d, body %q", ctx.Response.StatusCode(), ctx.Response.Body())
+			b.Fatalf("Handle responded with status %d and body %q; expected 200 and the request body", ctx.Response.StatusCode(), ctx.Response.Body())
 		}
 	}
 }
