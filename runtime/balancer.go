@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"github.com/VictoriaMetrics/metrics"
 	"math"
 	"sync/atomic"
 	"time"
@@ -28,9 +27,9 @@ type replica struct {
 	// breaker is nil when the service disables breakers.
 	breaker *breaker
 	health  replicaHealth
-	// calls counts attempts by outcome, indexed by callOutcome, in
-	// megaflow_replica_calls_total.
-	calls [3]*metrics.Counter
+	// calls counts attempts by outcome for megaflow_replica_calls_total;
+	// it is shared with other upstreams of the same service and address.
+	calls *replicaCounters
 }
 
 // usable reports whether the replica may be picked: it passed its health
@@ -129,8 +128,8 @@ func (u *Upstream) release(r *replica, err error, status int) {
 	if r.breaker != nil {
 		r.breaker.record(outcome)
 	}
-	if int(outcome) < len(r.calls) && r.calls[outcome] != nil {
-		r.calls[outcome].Inc()
+	if int(outcome) < len(r.calls.byOutcome) {
+		r.calls.byOutcome[outcome].Add(1)
 	}
 	r.outstanding.Add(-1)
 }

@@ -63,6 +63,7 @@ func (u *Upstream) RemoveReplica(raw string) error {
 			time.Sleep(100 * time.Millisecond)
 		}
 		gone.client.CloseIdleConnections()
+		releaseReplicaCounters(u.svc.Name, gone.url)
 	}()
 	return nil
 }

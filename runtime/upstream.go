@@ -6,12 +6,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/VictoriaMetrics/metrics"
 	"log/slog"
 	"net"
 	"net/url"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -207,10 +205,7 @@ func (u *Upstream) newReplica(raw string, opts UpstreamOptions, tlsConfig *tls.C
 		client:  u.newCallClient(addr, isTLS, tlsConfig, dialTimeout, opts),
 		breaker: newBreaker(opts.Breaker, u.svc.Name, raw, u.log),
 	}
-	labels := `service=` + strconv.Quote(u.svc.Name) + `,replica=` + strconv.Quote(raw)
-	r.calls[outcomeSuccess] = metrics.GetOrCreateCounter(`megaflow_replica_calls_total{` + labels + `,outcome="success"}`)
-	r.calls[outcomeFailure] = metrics.GetOrCreateCounter(`megaflow_replica_calls_total{` + labels + `,outcome="failure"}`)
-	r.calls[outcomeIgnored] = metrics.GetOrCreateCounter(`megaflow_replica_calls_total{` + labels + `,outcome="canceled"}`)
+	r.calls = acquireReplicaCounters(u.svc.Name, raw)
 	if err := r.uri.Parse(nil, []byte(raw)); err != nil {
 		return nil, fmt.Errorf("service %q: replica url %q: %w", u.svc.Name, raw, err)
 	}
@@ -514,6 +509,7 @@ func (u *Upstream) Close() error {
 		u.stopHealthChecks()
 		for _, r := range u.list() {
 			r.client.CloseIdleConnections()
+			releaseReplicaCounters(u.svc.Name, r.url)
 		}
 	})
 	return nil

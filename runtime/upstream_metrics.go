@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/VictoriaMetrics/metrics"
 )
@@ -24,6 +25,7 @@ var liveUpstreams = struct {
 
 func init() {
 	metrics.RegisterMetricsWriter(writeUpstreamMetrics)
+	metrics.RegisterMetricsWriter(writeReplicaCalls)
 }
 
 // registerUpstreams makes the snapshot's upstreams the ones /metrics
@@ -116,4 +118,74 @@ func boolMetric(b bool) string {
 		return "1"
 	}
 	return "0"
+}
+
+// replicaCounters counts one replica's calls by outcome (indexed by
+// callOutcome). Upstreams of consecutive snapshots that name the same
+// service and address share one, so the series continues across reloads,
+// and it is dropped when the last of them closes, so addresses that came
+// and went (a built-in service's port, a removed replica) leave no series
+// behind.
+type replicaCounters struct {
+	refs      int // guarded by replicaCounterSet
+	byOutcome [3]atomic.Uint64
+}
+
+var replicaCounterSet = struct {
+	sync.Mutex
+	byKey map[[2]string]*replicaCounters
+}{byKey: map[[2]string]*replicaCounters{}}
+
+// replicaOutcomes labels byOutcome's entries.
+var replicaOutcomes = [3]string{outcomeSuccess: "success", outcomeFailure: "failure", outcomeIgnored: "canceled"}
+
+func acquireReplicaCounters(service, url string) *replicaCounters {
+	replicaCounterSet.Lock()
+	defer replicaCounterSet.Unlock()
+	key := [2]string{service, url}
+	c := replicaCounterSet.byKey[key]
+	if c == nil {
+		c = &replicaCounters{}
+		replicaCounterSet.byKey[key] = c
+	}
+	c.refs++
+	return c
+}
+
+func releaseReplicaCounters(service, url string) {
+	replicaCounterSet.Lock()
+	defer replicaCounterSet.Unlock()
+	key := [2]string{service, url}
+	if c := replicaCounterSet.byKey[key]; c != nil {
+		if c.refs--; c.refs <= 0 {
+			delete(replicaCounterSet.byKey, key)
+		}
+	}
+}
+
+// writeReplicaCalls writes megaflow_replica_calls_total.
+func writeReplicaCalls(w io.Writer) {
+	replicaCounterSet.Lock()
+	keys := make([][2]string, 0, len(replicaCounterSet.byKey))
+	for k := range replicaCounterSet.byKey {
+		keys = append(keys, k)
+	}
+	counters := make([]*replicaCounters, len(keys))
+	sort.Slice(keys, func(i, j int) bool {
+		return keys[i][0] < keys[j][0] || keys[i][0] == keys[j][0] && keys[i][1] < keys[j][1]
+	})
+	for i, k := range keys {
+		counters[i] = replicaCounterSet.byKey[k]
+	}
+	replicaCounterSet.Unlock()
+	if len(keys) == 0 {
+		return
+	}
+	fmt.Fprint(w, "# HELP megaflow_replica_calls_total Calls to each replica by outcome.\n# TYPE megaflow_replica_calls_total counter\n")
+	for i, k := range keys {
+		for o, name := range replicaOutcomes {
+			fmt.Fprintf(w, "megaflow_replica_calls_total{service=%s,replica=%s,outcome=%q} %d\n",
+				strconv.Quote(k[0]), strconv.Quote(k[1]), name, counters[i].byOutcome[o].Load())
+		}
+	}
 }
