@@ -14,7 +14,7 @@ import (
 )
 
 // watchDisconnect calls gone once if the client closes or resets conn
-// while a streamed answer is being written, without consuming any byte the
+// while a streamed response is being written, without consuming any byte the
 // client sends: it peeks at the socket (MSG_PEEK) when the kernel reports
 // it readable. A readable socket with data (a pipelined request, a TLS
 // alert) ends the watch without calling gone, since that is not a

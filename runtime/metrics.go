@@ -10,7 +10,7 @@ import (
 
 // Metrics live in the default set of VictoriaMetrics/metrics and are
 // exposed by the admin listener's /metrics. Every metric object is created
-// when a snapshot, route or upstream is built, never per request; metric
+// when a snapshot, route or upstream is built, never per request. Metric
 // names stay the same across reloads, so counters keep counting.
 //
 // Histograms are Prometheus "le" histograms in seconds, because stock

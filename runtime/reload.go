@@ -7,7 +7,7 @@ import (
 
 // Hot reload swaps the server's snapshot atomically. Each request holds a
 // reference to the snapshot it started on, so in-flight requests and
-// streams finish on the old one; the old snapshot's resources (upstream
+// streams finish on the old one. The old snapshot's resources (upstream
 // pools, health checks, plugin instances, built-in services) are closed
 // when its last request ends.
 

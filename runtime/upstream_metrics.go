@@ -122,10 +122,9 @@ func boolMetric(b bool) string {
 
 // replicaCounters counts one replica's calls by outcome (indexed by
 // callOutcome). Upstreams of consecutive snapshots that name the same
-// service and address share one, so the series continues across reloads,
-// and it is dropped when the last of them closes, so addresses that came
-// and went (a built-in service's port, a removed replica) leave no series
-// behind.
+// service and address share one, so the series continues across reloads.
+// The last of them to close drops it, so an address that came and went
+// (a built-in service's port, a removed replica) leaves no series behind.
 type replicaCounters struct {
 	refs      int // guarded by replicaCounterSet
 	byOutcome [3]atomic.Uint64

@@ -271,7 +271,7 @@ func exitUsage(err error) int {
 	return 2
 }
 
-// newLogger returns the slog logger [log] asks for: level debug, info, warn
+// newLogger returns the slog logger that [log] configures: level debug, info, warn
 // or error, format json or text, written to standard error.
 func newLogger(level, format string) (*slog.Logger, error) {
 	var lv slog.Level
