@@ -26,18 +26,64 @@ type upstreamStream struct {
 var eventStreamType = []byte("text/event-stream")
 
 // executeStream calls a streaming service for the output node. When the
-// service responds with text/event-stream, the open body is left in call for the
-// server to forward; any other response is read whole, as Execute does.
-// Replica fallback can only happen here, before the first event reaches the
+// service responds with text/event-stream, the open body is left in call
+// for the server to forward; any other response is read whole, as Execute
+// does. Failed attempts are retried on another replica as Execute retries
+// them, which can only happen here, before the first event reaches the
 // client.
 func (u *Upstream) executeStream(ctx context.Context, call *Call) error {
 	if err := ctx.Err(); err != nil {
 		return &Error{Status: 504, Message: "request ended before the service was called", Service: u.svc.Name, Err: err}
 	}
-	r, err := u.acquire(nil)
-	if err != nil {
-		return err
+	u.inFlight.Add(1)
+	defer u.inFlight.Add(-1)
+
+	var (
+		prev       *replica
+		last       *Error
+		holdsRetry bool
+	)
+	for retries := 0; ; {
+		r, err := u.acquire(prev)
+		if err != nil {
+			if holdsRetry {
+				u.retrying.Add(-1)
+			}
+			if ae, ok := err.(*Error); ok && last != nil {
+				ae.Err = last // for the log: why the previous attempt failed
+			}
+			return err
+		}
+		e := u.streamAttempt(r, call)
+		if holdsRetry {
+			u.retrying.Add(-1)
+			holdsRetry = false
+		}
+		if e == nil {
+			return nil
+		}
+		last = e
+		if retries >= u.retries || !u.retryable(e) || ctx.Err() != nil {
+			return e
+		}
+		if !u.takeRetry() {
+			u.logRetry(call, r, retries, e, "not retrying: the retry budget is exhausted")
+			return e
+		}
+		if !sleepBackoff(ctx, retries, call.Deadline()) {
+			u.retrying.Add(-1)
+			return e
+		}
+		holdsRetry = true
+		u.logRetry(call, r, retries, e, "retrying streaming service call")
+		retries++
+		prev = r
 	}
+}
+
+// streamAttempt makes one streaming exchange with replica r. On success
+// the replica stays acquired until the stream is closed.
+func (u *Upstream) streamAttempt(r *replica, call *Call) *Error {
 	deadline := time.Now().Add(u.timeout)
 	if d := call.Deadline(); !d.IsZero() && d.Before(deadline) {
 		deadline = d
@@ -47,7 +93,7 @@ func (u *Upstream) executeStream(ctx context.Context, call *Call) error {
 	u.buildRequest(req, r, call)
 	resp.StreamBody = true
 	resp.Header.SetNoDefaultContentType(true)
-	err = r.client.DoDeadline(req, resp, deadline)
+	err := r.client.DoDeadline(req, resp, deadline)
 	fasthttp.ReleaseRequest(req)
 	call.upstreamAttempts++
 	call.upstreamReplica = r.url
@@ -67,15 +113,13 @@ func (u *Upstream) executeStream(ctx context.Context, call *Call) error {
 
 	body := resp.Body() // reads the rest of the stream
 	defer fasthttp.ReleaseResponse(resp)
+	u.release(r, nil, status)
 	switch {
 	case status >= 500:
-		u.release(r, nil, status)
 		return &Error{Status: 502, Message: "service responded with an error", Service: u.svc.Name, UpstreamStatus: status}
 	case status >= 400:
-		u.release(r, nil, status)
 		return &Error{Status: status, Message: "service rejected the request", Service: u.svc.Name, UpstreamStatus: status}
 	}
-	u.release(r, nil, status)
 	call.SetOutput(body)
 	call.SetOutputType(resp.Header.ContentType())
 	return nil

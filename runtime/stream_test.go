@@ -382,3 +382,31 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestStreamFallsBackToAnotherReplicaBeforeFirstEvent(t *testing.T) {
+	// The first replica refuses connections; the second streams.
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	llm := &llmStream{count: 3, gap: time.Millisecond, firstSent: make(chan time.Time, 16), gone: make(chan time.Time, 16)}
+	live := startServer(t, llm.handle)
+
+	svc := &MicroService{Name: "llm", URL: dead, Remote: true, Stream: true, Timeout: 5 * time.Second}
+	up, err := NewUpstream(svc, UpstreamOptions{Replicas: []string{live}, Retries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { up.Close() })
+	p, err := CompilePlan(FlowSpec{Name: "chat", Nodes: []NodeSpec{{Service: svc, Exec: up}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, _ := NewSnapshot(ServerSettings{}, []Route{{Path: "/v1/chat", Plan: p}}, nil)
+	base := startMegaflow(t, snap)
+	for i := 0; i < 4; i++ {
+		resp, body := post(t, base+"/v1/chat", "application/json", []byte(`{"stream":true}`))
+		if resp.StatusCode != 200 || strings.Count(string(body), `"content"`) != 3 || !strings.Contains(string(body), "[DONE]") {
+			t.Fatalf("request %d: %d %q", i, resp.StatusCode, body)
+		}
+	}
+}
