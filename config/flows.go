@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/megaflow/megaflow/runtime"
 )
 
 // hookKeys lists a node's plugin keys and what each plugin does there.
@@ -72,6 +74,14 @@ func (v *validator) flowNodes(flow string, fl Flow) map[string]int {
 		if name == "" {
 			continue
 		}
+		if name == runtime.RequestInput {
+			key := "service"
+			if n.Name != "" {
+				key = "name"
+			}
+			v.add(nodePath(flow, i, key), "%s: the node name %q is reserved for the client's request in after; set name = \"...\" to another name", owner, name)
+			continue
+		}
 		if first, dup := index[name]; dup {
 			key := "service"
 			if n.Name != "" {
@@ -107,6 +117,10 @@ func (v *validator) flowEdges(flow string, fl Flow, index map[string]int) (succs
 			path := nodePath(flow, i, "after", strconv.Itoa(k))
 			j, known := index[pred]
 			switch {
+			case pred == runtime.RequestInput && !slices.Contains(seen, pred):
+				// The client's request, not a node: no edge.
+				seen = append(seen, pred)
+				continue
 			case pred == n.NodeName():
 				v.add(path, "%s comes after itself, a cycle: %s → %s; remove %q from after", owner, pred, pred, pred)
 			case !known:

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/megaflow/megaflow/runtime"
 )
 
 // GraphFormats lists the formats WriteGraph accepts.
@@ -96,6 +98,10 @@ func drawFlow(g graphWriter, f *File, flowIndex int, name string) {
 	}
 	for _, n := range fl.Nodes {
 		for _, pred := range n.After {
+			if pred == runtime.RequestInput {
+				g.edge(in, nodeID[n.NodeName()], false)
+				continue
+			}
 			g.edge(nodeID[pred], nodeID[n.NodeName()], routes[pred])
 		}
 	}

@@ -111,10 +111,9 @@ func TestMermaidChatQnA(t *testing.T) {
 		t.Errorf("subgraphs %q", c.subgraphs)
 	}
 	wantEdges := []string{
-		"request --> question",
 		"request --> embedding",
 		"embedding --> retriever",
-		"question --> retriever",
+		"request --> retriever",
 		"retriever --> rerank_input",
 		"rerank_input --> rerank",
 		"rerank_input --> llm",
@@ -125,7 +124,6 @@ func TestMermaidChatQnA(t *testing.T) {
 		t.Errorf("edges:\n got %q\nwant %q", c.edges, wantEdges)
 	}
 	wantLabels := []string{
-		"question<br/>type: undefined",
 		"embedding<br/>type: embedding<br/>request: to_tei",
 		"retriever<br/>type: retriever<br/>response: retriever_to_rerank<br/>aggregate: tei_to_retriever",
 		"rerank_input<br/>type: rerank",

@@ -440,3 +440,29 @@ func TestFanInKeepsBinaryOutputs(t *testing.T) {
 		t.Errorf("binary output changed: %s", out)
 	}
 }
+
+func TestNodeReceivesTheClientRequest(t *testing.T) {
+	p := httpFlow(t, "",
+		flowNode{name: "retriever", handler: tagService("retriever", 0)},
+		flowNode{name: "llm", handler: EchoHandler, after: []string{RequestInput, "retriever"}},
+	)
+	res, _, err := runPlan(t, p, `{"q":"What is OPEA?"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := res.Get("llm")
+	want := `{"request":{"q":"What is OPEA?"},"retriever":{"by":"retriever","in":{"q":"What is OPEA?"}}}`
+	if string(out) != want {
+		t.Errorf("llm input = %s\nwant %s", out, want)
+	}
+
+	// After naming only the request makes a start node.
+	only := httpFlow(t, "", flowNode{name: "first", handler: tagService("first", 0), after: []string{RequestInput}})
+	res, _, err = runPlan(t, only, `1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := res.Get("first"); string(out) != `{"by":"first","in":1}` {
+		t.Errorf("start node after request = %s", out)
+	}
+}

@@ -8,6 +8,12 @@ import (
 	"github.com/megaflow/megaflow/internal/suggest"
 )
 
+// RequestInput is the name a node lists in After to receive the client's
+// request beside its predecessors' outputs, as a named input of its fan-in
+// (OPEA's align_inputs sees the initial inputs the same way). A node whose
+// After names only RequestInput is a start node.
+const RequestInput = "request"
+
 // FlowSpec describes a flow (a DAG of nodes) before compilation.
 type FlowSpec struct {
 	// Name is the flow's name, used in errors and metrics.
@@ -32,7 +38,8 @@ type NodeSpec struct {
 	// compiles the plan.
 	Exec Executor
 	// After names the node's predecessors. Empty makes it a start node that
-	// receives the client's request.
+	// receives the client's request. RequestInput among them adds the
+	// client's request to the node's fan-in.
 	After []string
 	// Optional lets the flow go on when the node fails. When unset, the
 	// service's Optional applies.
@@ -79,6 +86,8 @@ type planNode struct {
 	NodeSpec
 	index    int32
 	optional bool
+	// takesRequest is true when After lists RequestInput.
+	takesRequest bool
 	// inline is true when the executor declares itself short and
 	// non-blocking (InlineExecutor); the declaration is trusted.
 	inline bool
@@ -168,6 +177,10 @@ func CompilePlan(spec FlowSpec) (*Plan, error) {
 		case n.Exec == nil:
 			perr.add("node %q: service %q has no executor; set a Handler for a local service or compile the plan with an upstream client", n.Name, ns.Service.Name)
 		}
+		if n.Name == RequestInput {
+			perr.add("node name %q is reserved for the client's request; give the node another name", n.Name)
+			continue
+		}
 		if _, dup := byName[n.Name]; dup {
 			perr.add("node %q is defined twice; give one of them a distinct name", n.Name)
 			continue
@@ -179,6 +192,13 @@ func CompilePlan(spec FlowSpec) (*Plan, error) {
 		n := &p.nodes[i]
 		n.predPos = make(map[int32]int, len(n.After))
 		for _, pred := range n.After {
+			if pred == RequestInput {
+				if n.takesRequest {
+					perr.add("node %q lists predecessor %q twice", n.Name, pred)
+				}
+				n.takesRequest = true
+				continue
+			}
 			j, ok := byName[pred]
 			switch {
 			case !ok:
@@ -197,7 +217,7 @@ func CompilePlan(spec FlowSpec) (*Plan, error) {
 			p.nodes[j].succs = append(p.nodes[j].succs, int32(i))
 			p.nodes[j].succNames = append(p.nodes[j].succNames, n.Name)
 		}
-		if len(n.After) == 0 {
+		if len(n.preds) == 0 && n.Name != "" {
 			p.starts = append(p.starts, int32(i))
 		}
 	}

@@ -41,6 +41,8 @@ func TestCompilePlanErrors(t *testing.T) {
 			`has no nodes; add at least one node`},
 		{"duplicate predecessor", FlowSpec{Nodes: []NodeSpec{node("a"), node("b", "a", "a")}},
 			`node "b" lists predecessor "a" twice`},
+		{"node named request", FlowSpec{Nodes: []NodeSpec{{Name: "request", Service: svc("x")}}},
+			`node name "request" is reserved for the client's request; give the node another name`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -143,8 +143,8 @@ func newRunState(p *Plan) *runState {
 		rs.calls[i].Node = p.nodes[i].Name
 		rs.calls[i].Service = p.nodes[i].Service
 		rs.ready[i] = make([]int32, 0, len(p.nodes[i].succs))
-		if len(p.nodes[i].preds) > 1 {
-			rs.named[i] = make([]NamedInput, 0, len(p.nodes[i].preds))
+		if n := &p.nodes[i]; len(n.preds) > 1 || n.takesRequest {
+			rs.named[i] = make([]NamedInput, 0, len(n.preds)+1)
 		}
 	}
 	rs.selected = make([]bool, edges)
@@ -546,13 +546,17 @@ func (rs *runState) buildInput(n *planNode, call *Call) error {
 		return nil
 	}
 	named := rs.named[n.index][:0]
+	multi := len(n.preds) > 1 || n.takesRequest
+	if n.takesRequest {
+		named = append(named, NamedInput{Name: RequestInput, Data: rs.input, ContentType: rs.inType})
+	}
 	var last *Call
 	for _, p := range n.preds {
 		if rs.state[p] != NodeRan || !rs.selected[rs.selOff[p]+rs.plan.nodes[p].succIndex(n.index)] {
 			continue
 		}
 		last = &rs.calls[p]
-		if len(n.preds) > 1 {
+		if multi {
 			named = append(named, NamedInput{Name: rs.plan.nodes[p].Name, Data: last.Output, ContentType: last.OutputType})
 		}
 	}

@@ -1,0 +1,55 @@
+package config
+
+import (
+	"bytes"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const requestInputFlow = `
+[services.retriever]
+url = "http://127.0.0.1:7000/v1/retrieval"
+
+[services.llm]
+url = "http://127.0.0.1:9009/v1/chat/completions"
+
+[flows.chat]
+  [[flows.chat.nodes]]
+  service = "retriever"
+
+  [[flows.chat.nodes]]
+  service = "llm"
+  after = ["request", "retriever"]
+
+[[routes]]
+path = "/chat"
+flow = "chat"
+`
+
+func TestAfterRequestIsAccepted(t *testing.T) {
+	dir := t.TempDir()
+	f, err := Parse(filepath.Join(dir, "c.toml"), dir, []byte(requestInputFlow))
+	if err != nil {
+		t.Fatalf("after = [\"request\", ...] rejected:\n%v", err)
+	}
+	var out bytes.Buffer
+	if err := WriteGraph(&out, f, "", "mermaid"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "f0in --> f0n1") {
+		t.Errorf("graph has no edge from the request to llm:\n%s", out.String())
+	}
+}
+
+func TestNodeNamedRequestIsRejected(t *testing.T) {
+	dir := t.TempDir()
+	src := strings.Replace(requestInputFlow, `  service = "retriever"
+`, `  service = "retriever"
+  name = "request"
+`, 1)
+	_, err := Parse(filepath.Join(dir, "c.toml"), dir, []byte(src))
+	if err == nil || !strings.Contains(err.Error(), `c.toml:11:3: flow "chat" node "request": the node name "request" is reserved for the client's request in after`) {
+		t.Errorf("node named request: %v", err)
+	}
+}
