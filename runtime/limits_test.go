@@ -154,7 +154,14 @@ func TestLimitWriteTimeout(t *testing.T) {
 	if _, err := io.WriteString(conn, "POST /local HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	// The client reads nothing until the write timeout has long passed.
+	// The first byte shows that the server started writing (a slow run, as
+	// under the race detector, may start late); then the client reads
+	// nothing more until the write timeout has long passed.
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var first [1]byte
+	if _, err := io.ReadFull(conn, first[:]); err != nil {
+		t.Fatalf("no response started: %v", err)
+	}
 	time.Sleep(1500 * time.Millisecond)
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	n, err := io.Copy(io.Discard, conn)
