@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// NodeRun is what happened to one node in one run.
+// NodeRun is the outcome of one node in one run.
 type NodeRun struct {
 	// Name is the node's name; Service the name of the service it calls.
 	Name    string
@@ -14,9 +14,9 @@ type NodeRun struct {
 	Type ServiceType
 	// After lists the node's predecessors, as planned.
 	After []string
-	// State says whether the node ran, was skipped or failed.
+	// State tells whether the node ran, was skipped or failed.
 	State NodeState
-	// Err is why the node failed or was canceled; nil when it ran.
+	// Err is the cause of the node's failure or cancellation, nil when it ran.
 	Err error
 	// Start is the offset from the request's arrival to the node's start;
 	// Duration how long it ran. Both are zero for a node that did not run.
@@ -31,8 +31,8 @@ type Graph struct {
 	Flow string
 	// Nodes has one entry per node, in definition order.
 	Nodes []NodeRun
-	// Output names the node whose result answered the request, empty when
-	// none did.
+	// Output names the node whose result is the response, empty when no
+	// node produced one.
 	Output string
 }
 

@@ -17,13 +17,13 @@ import (
 
 // RequestShaper rewrites a node's input before its service is called
 // (OPEA's align_inputs). It may replace the input with call.SetInput, set or
-// delete outgoing headers, or answer in place of the service with
+// delete outgoing headers, or respond in place of the service with
 // call.ShortCircuit.
 type RequestShaper interface {
 	ShapeRequest(ctx context.Context, call *Call) error
 }
 
-// ResponseShaper rewrites a node's output after its service answered
+// ResponseShaper rewrites a node's output after its service responded
 // (OPEA's align_outputs), using call.SetOutput.
 type ResponseShaper interface {
 	ShapeResponse(ctx context.Context, call *Call) error
@@ -63,7 +63,7 @@ type Router interface {
 }
 
 // Guard checks a request before its route's flow runs. It returns nil to
-// let the request through, or an *Error with the status to answer: 401 or
+// let the request through, or an *Error with the status to respond with: 401 or
 // 403 for authentication, 429 for a rate limit, 400, 413 or 415 for
 // content. Guards run on the request's goroutine with the fasthttp context,
 // which they must not keep after Check returns.

@@ -52,10 +52,10 @@ var ErrDeadline = errors.New("flow deadline exceeded")
 // allocates nothing. It also serves as the context.Context that nodes
 // receive, which avoids a context allocation per request.
 //
-// Ownership: the request goroutine holds one reference and every node that
-// has not finished holds one; the state returns to the pool when the last
-// reference is dropped, which lets a request respond at once when a required
-// node fails while its siblings wind down.
+// Ownership: the request goroutine holds one reference, and every node
+// that has not finished holds one. The state returns to the pool when the
+// last reference is dropped, which lets a request respond at once when a
+// required node fails while its siblings wind down.
 type runState struct {
 	plan   *Plan
 	parent context.Context

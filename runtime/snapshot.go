@@ -80,12 +80,12 @@ type Route struct {
 	Path string
 	// Methods lists the accepted methods. Empty means POST.
 	Methods []string
-	// Plan is the compiled flow that answers the route.
+	// Plan is the compiled flow that serves the route.
 	Plan *Plan
 	// Guards check each request, in order, before the flow runs:
 	// authentication, rate limits, content checks. Nil means none.
 	Guards []Guard
-	// API shapes the route's requests and answers, such as OpenAI's chat
+	// API shapes the route's requests and responses, such as OpenAI's chat
 	// completions. Nil passes the body to the flow and its output back
 	// unchanged.
 	API RouteAPI
@@ -105,7 +105,7 @@ type Snapshot struct {
 type routeEntry struct {
 	path    string
 	methods []string
-	plans   []*Plan         // plans[k] answers methods[k]
+	plans   []*Plan         // plans[k] serves methods[k]
 	guards  [][]Guard       // guards[k] check methods[k]
 	apis    []RouteAPI      // apis[k] shapes methods[k], nil for none
 	metrics []*routeMetrics // metrics[k] counts methods[k]
@@ -140,7 +140,7 @@ func NewSnapshot(settings ServerSettings, routes []Route, services []*MicroServi
 		for _, m := range methods {
 			m = strings.ToUpper(m)
 			if slices.Contains(e.methods, m) {
-				errs = append(errs, fmt.Errorf("two routes answer %s %s; keep one", m, r.Path))
+				errs = append(errs, fmt.Errorf("two routes serve %s %s; keep one", m, r.Path))
 				continue
 			}
 			e.methods = append(e.methods, m)

@@ -59,7 +59,7 @@ type UpstreamOptions struct {
 }
 
 // BreakerSettings configures one circuit breaker per replica. Failures are
-// transport errors, timeouts and 5xx answers; 4xx never counts. Zero values
+// transport errors, timeouts and 5xx responses; 4xx never counts. Zero values
 // take the defaults given on each field.
 type BreakerSettings struct {
 	// Disabled turns the breaker off.
@@ -264,7 +264,7 @@ func cmpOr[T comparable](v, def T) T {
 // Service returns the service this upstream calls.
 func (u *Upstream) Service() *MicroService { return u.svc }
 
-// Execute sends call.Input to the service and stores its answer in call.
+// Execute sends call.Input to the service and stores its response in call.
 //
 // Each attempt goes to the replica acquire picks and ends at the service's
 // timeout or the flow's deadline, whichever is first. A failed attempt is
@@ -485,12 +485,12 @@ func (e *dialError) Error() string { return "connect failed: " + e.err.Error() }
 func (e *dialError) Unwrap() error { return e.err }
 
 // transportError maps a failed exchange to the client's status: 504 when a
-// deadline passed, 502 for refused, reset or unparsable answers.
+// deadline passed, 502 for refused, reset or unparsable responses.
 func (u *Upstream) transportError(err error) *Error {
 	if isTimeoutError(err) {
 		return &Error{Status: 504, Message: "service timed out", Service: u.svc.Name, Err: err}
 	}
-	return &Error{Status: 502, Message: "service unreachable or answered an invalid response", Service: u.svc.Name, Err: err}
+	return &Error{Status: 502, Message: "service unreachable or sent an invalid response", Service: u.svc.Name, Err: err}
 }
 
 func isTimeoutError(err error) bool {
