@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -464,5 +465,32 @@ func TestNodeReceivesTheClientRequest(t *testing.T) {
 	}
 	if out, _ := res.Get("first"); string(out) != `{"by":"first","in":1}` {
 		t.Errorf("start node after request = %s", out)
+	}
+}
+
+func TestGraphCountsRetries(t *testing.T) {
+	var calls atomic.Int64
+	flaky := func(ctx *fasthttp.RequestCtx) {
+		if calls.Add(1) == 1 {
+			ctx.SetStatusCode(503)
+			return
+		}
+		EchoHandler(ctx)
+	}
+	url := startServer(t, flaky)
+	svc := &MicroService{Name: "flaky", URL: url, Remote: true, Timeout: 5 * time.Second}
+	up, err := NewUpstream(svc, UpstreamOptions{Retries: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { up.Close() })
+	p, _ := CompilePlan(FlowSpec{Name: "retry", Nodes: []NodeSpec{{Service: svc, Exec: up}}})
+	_, g, err := runPlan(t, p, `{}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := g.Node("flaky")
+	if n.Attempts != 2 || n.Replica != url {
+		t.Errorf("attempts %d on %q, want 2 on %q", n.Attempts, n.Replica, url)
 	}
 }

@@ -18,6 +18,11 @@ type NodeRun struct {
 	State NodeState
 	// Err is the cause of the node's failure or cancellation, nil when it ran.
 	Err error
+	// Attempts is the number of calls made to the node's remote service,
+	// retries included, and Replica the address of the last one; zero and
+	// empty for a node without a remote service or that did not call it.
+	Attempts int
+	Replica  string
 	// Start is the offset from the request's arrival to the node's start;
 	// Duration how long it ran. Both are zero for a node that did not run.
 	Start    time.Duration
@@ -71,6 +76,8 @@ func (rs *runState) graph() *Graph {
 			Err:      rs.errs[i],
 			Start:    rs.startAt[i],
 			Duration: rs.dur[i],
+			Attempts: rs.calls[i].upstreamAttempts,
+			Replica:  rs.calls[i].upstreamReplica,
 		}
 		if n.Service != nil {
 			g.Nodes[i].Service = n.Service.Name
@@ -116,6 +123,11 @@ func (rs *runState) appendGraphJSON(dst []byte, complete bool) []byte {
 			dst = strconv.AppendInt(dst, rs.startAt[i].Microseconds(), 10)
 			dst = append(dst, `,"duration_us":`...)
 			dst = strconv.AppendInt(dst, rs.dur[i].Microseconds(), 10)
+		}
+		if complete && rs.calls[i].upstreamAttempts > 1 {
+			// Retries, without the replica's address, which stays in the logs.
+			dst = append(dst, `,"attempts":`...)
+			dst = strconv.AppendInt(dst, int64(rs.calls[i].upstreamAttempts), 10)
 		}
 		if complete && rs.errs[i] != nil {
 			// Only the client-safe message: the cause may name upstream
