@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"sync"
-	"time"
 
 	"github.com/valyala/fasthttp"
 )
@@ -27,67 +26,18 @@ var eventStreamType = []byte("text/event-stream")
 
 // executeStream calls a streaming service for the output node. When the
 // service responds with text/event-stream, the open body is left in call
-// for the server to forward; any other response is read whole, as Execute
-// does. Failed attempts are retried on another replica as Execute retries
-// them, which can only happen here, before the first event reaches the
-// client.
+// for the server to forward. Any other response is read whole, as Execute
+// does. Failed attempts are retried as Execute retries them, which can
+// only happen before the first event reaches the client.
 func (u *Upstream) executeStream(ctx context.Context, call *Call) error {
-	if err := ctx.Err(); err != nil {
-		return &Error{Status: 504, Message: "request ended before the service was called", Service: u.svc.Name, Err: err}
-	}
-	u.inFlight.Add(1)
-	defer u.inFlight.Add(-1)
-
-	var (
-		prev       *replica
-		last       *Error
-		holdsRetry bool
-	)
-	for retries := 0; ; {
-		r, err := u.acquire(prev)
-		if err != nil {
-			if holdsRetry {
-				u.retrying.Add(-1)
-			}
-			if ae, ok := err.(*Error); ok && last != nil {
-				ae.Err = last // for the log: why the previous attempt failed
-			}
-			return err
-		}
-		e := u.streamAttempt(r, call)
-		if holdsRetry {
-			u.retrying.Add(-1)
-			holdsRetry = false
-		}
-		if e == nil {
-			return nil
-		}
-		last = e
-		if retries >= u.retries || !u.retryable(e) || ctx.Err() != nil {
-			return e
-		}
-		if !u.takeRetry() {
-			u.logRetry(call, r, retries, e, "not retrying: the retry budget is exhausted")
-			return e
-		}
-		if !sleepBackoff(ctx, retries, call.Deadline()) {
-			u.retrying.Add(-1)
-			return e
-		}
-		holdsRetry = true
-		u.logRetry(call, r, retries, e, "retrying streaming service call")
-		retries++
-		prev = r
-	}
+	return u.callService(ctx, call, true)
 }
 
 // streamAttempt makes one streaming exchange with replica r. On success
-// the replica stays acquired until the stream is closed.
-func (u *Upstream) streamAttempt(r *replica, call *Call) *Error {
-	deadline := time.Now().Add(u.timeout)
-	if d := call.Deadline(); !d.IsZero() && d.Before(deadline) {
-		deadline = d
-	}
+// with an event stream, the replica stays acquired until the stream is
+// closed.
+func (u *Upstream) streamAttempt(r *replica, call *Call, forgiveClosed bool) *Error {
+	deadline, cutShort := u.attemptDeadline(call)
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	u.buildRequest(req, r, call)
@@ -98,31 +48,22 @@ func (u *Upstream) streamAttempt(r *replica, call *Call) *Error {
 	call.upstreamAttempts++
 	call.upstreamReplica = r.url
 	if err != nil {
-		u.release(r, err, 0)
 		fasthttp.ReleaseResponse(resp)
-		return u.transportError(err)
+		return u.failAttempt(r, err, cutShort, forgiveClosed)
 	}
 
 	status := resp.StatusCode()
-	call.Status = status
 	if status < 400 && bytes.HasPrefix(resp.Header.ContentType(), eventStreamType) {
+		call.Status = status
 		call.SetOutputType(resp.Header.ContentType())
 		call.stream = &upstreamStream{up: u, replica: r, resp: resp, events: newEventReader(resp.BodyStream())}
 		return nil
 	}
 
-	body := resp.Body() // reads the rest of the stream
+	resp.Body() // reads the rest of the stream before the replica is released
 	defer fasthttp.ReleaseResponse(resp)
 	u.release(r, nil, status)
-	switch {
-	case status >= 500:
-		return &Error{Status: 502, Message: "service responded with an error", Service: u.svc.Name, UpstreamStatus: status}
-	case status >= 400:
-		return &Error{Status: status, Message: "service rejected the request", Service: u.svc.Name, UpstreamStatus: status}
-	}
-	call.SetOutput(body)
-	call.SetOutputType(resp.Header.ContentType())
-	return nil
+	return u.finishAttempt(call, status, resp)
 }
 
 // next returns the next event; see eventReader.next.

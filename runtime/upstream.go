@@ -282,16 +282,30 @@ func (u *Upstream) Service() *MicroService { return u.svc }
 // timed out, 503 with RetryAfter when no replica was usable, and the
 // replica's own status when it responded with 4xx.
 func (u *Upstream) Execute(ctx context.Context, call *Call) error {
+	return u.callService(ctx, call, false)
+}
+
+// callService makes the attempts of one call, as Execute describes. With
+// stream set, an attempt that gets a text/event-stream response leaves it
+// open in call (see executeStream), so retries can only happen before the
+// first event reaches the client.
+func (u *Upstream) callService(ctx context.Context, call *Call, stream bool) error {
 	if err := ctx.Err(); err != nil {
 		return &Error{Status: 504, Message: "request ended before the service was called", Service: u.svc.Name, Err: err}
 	}
 	u.inFlight.Add(1)
 	defer u.inFlight.Add(-1)
 
-	req := fasthttp.AcquireRequest()
-	resp := fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
+	// A streamed response outlives this call, so streaming attempts take
+	// their own request and response objects.
+	var req *fasthttp.Request
+	var resp *fasthttp.Response
+	if !stream {
+		req = fasthttp.AcquireRequest()
+		resp = fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseRequest(req)
+		defer fasthttp.ReleaseResponse(resp)
+	}
 
 	var (
 		prev       *replica
@@ -313,10 +327,15 @@ func (u *Upstream) Execute(ctx context.Context, call *Call) error {
 			}
 			return err
 		}
-		if attempt > 0 {
-			req.Reset()
+		var e *Error
+		if stream {
+			e = u.streamAttempt(r, call, staleRetryLeft)
+		} else {
+			if attempt > 0 {
+				req.Reset()
+			}
+			e = u.attempt(r, req, resp, call, staleRetryLeft)
 		}
-		e := u.attempt(r, req, resp, call, staleRetryLeft)
 		if holdsRetry {
 			u.retrying.Add(-1)
 			holdsRetry = false
@@ -362,11 +381,7 @@ func closedBeforeResponse(err error) bool {
 // true, a connection closed before the response does not count against
 // the replica, because Execute retries it on a new connection.
 func (u *Upstream) attempt(r *replica, req *fasthttp.Request, resp *fasthttp.Response, call *Call, forgiveClosed bool) *Error {
-	deadline := time.Now().Add(u.timeout)
-	cutShort := false
-	if d := call.Deadline(); !d.IsZero() && d.Before(deadline) {
-		deadline, cutShort = d, true
-	}
+	deadline, cutShort := u.attemptDeadline(call)
 	u.buildRequest(req, r, call)
 	resp.Header.SetNoDefaultContentType(true)
 
@@ -374,18 +389,41 @@ func (u *Upstream) attempt(r *replica, req *fasthttp.Request, resp *fasthttp.Res
 	call.upstreamAttempts++
 	call.upstreamReplica = r.url
 	if err != nil {
-		outcome := err
-		switch {
-		case cutShort && isTimeoutError(err):
-			outcome = errAttemptCutShort
-		case forgiveClosed && closedBeforeResponse(err):
-			outcome = errStaleConnection
-		}
-		u.release(r, outcome, 0)
-		return u.transportError(err)
+		return u.failAttempt(r, err, cutShort, forgiveClosed)
 	}
 	status := resp.StatusCode()
 	u.release(r, nil, status)
+	return u.finishAttempt(call, status, resp)
+}
+
+// attemptDeadline returns when an attempt must end: after the service's
+// timeout, or at the flow's deadline when that comes first (cutShort).
+func (u *Upstream) attemptDeadline(call *Call) (deadline time.Time, cutShort bool) {
+	deadline = time.Now().Add(u.timeout)
+	if d := call.Deadline(); !d.IsZero() && d.Before(deadline) {
+		return d, true
+	}
+	return deadline, false
+}
+
+// failAttempt releases r after a failed exchange and returns the client's
+// error. A timeout caused by the flow's deadline, and a stale pooled
+// connection that is retried at once, do not count against the replica.
+func (u *Upstream) failAttempt(r *replica, err error, cutShort, forgiveClosed bool) *Error {
+	outcome := err
+	switch {
+	case cutShort && isTimeoutError(err):
+		outcome = errAttemptCutShort
+	case forgiveClosed && closedBeforeResponse(err):
+		outcome = errStaleConnection
+	}
+	u.release(r, outcome, 0)
+	return u.transportError(err)
+}
+
+// finishAttempt maps a response's status to the client's error, or stores
+// the response in call.
+func (u *Upstream) finishAttempt(call *Call, status int, resp *fasthttp.Response) *Error {
 	call.Status = status
 	switch {
 	case status >= 500:
