@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/megaflow/megaflow/internal/dag"
 	"github.com/megaflow/megaflow/runtime"
 )
 
@@ -191,41 +192,13 @@ func choices(name string, known []string, kind string) string {
 // the end (a → b → a), or nil when the flow is acyclic. Self-loops are
 // reported by flowEdges and never enter succs.
 func findCycle(nodes []Node, succs [][]int) []string {
-	const (
-		unvisited = iota
-		onStack
-		done
-	)
-	state := make([]uint8, len(nodes))
-	var stack []int
-	var found []string
-	var visit func(i int) bool
-	visit = func(i int) bool {
-		state[i] = onStack
-		stack = append(stack, i)
-		for _, s := range succs[i] {
-			switch state[s] {
-			case onStack:
-				at := slices.Index(stack, s)
-				for _, k := range stack[at:] {
-					found = append(found, nodes[k].NodeName())
-				}
-				found = append(found, nodes[s].NodeName())
-				return true
-			case unvisited:
-				if visit(s) {
-					return true
-				}
-			}
-		}
-		stack = stack[:len(stack)-1]
-		state[i] = done
-		return false
+	cycle := dag.FindCycle(len(nodes), func(i int) []int { return succs[i] })
+	if cycle == nil {
+		return nil
 	}
-	for i := range nodes {
-		if state[i] == unvisited && visit(i) {
-			return found
-		}
+	names := make([]string, len(cycle))
+	for k, i := range cycle {
+		names[k] = nodes[i].NodeName()
 	}
-	return nil
+	return names
 }

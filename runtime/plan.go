@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/megaflow/megaflow/internal/dag"
 	"github.com/megaflow/megaflow/internal/suggest"
 )
 
@@ -292,43 +293,15 @@ func (e *PlanError) add(format string, args ...any) {
 // findCycle returns the node names of one cycle, first name repeated at the
 // end, or nil when the graph is acyclic. Self-loops are reported elsewhere.
 func findCycle(nodes []planNode) []string {
-	const (
-		unvisited = iota
-		onStack
-		done
-	)
-	state := make([]uint8, len(nodes))
-	var stack []int32
-	var found []string
-	var visit func(i int32) bool
-	visit = func(i int32) bool {
-		state[i] = onStack
-		stack = append(stack, i)
-		for _, s := range nodes[i].succs {
-			switch state[s] {
-			case onStack:
-				at := slices.Index(stack, s)
-				for _, k := range stack[at:] {
-					found = append(found, nodes[k].Name)
-				}
-				found = append(found, nodes[s].Name)
-				return true
-			case unvisited:
-				if visit(s) {
-					return true
-				}
-			}
-		}
-		stack = stack[:len(stack)-1]
-		state[i] = done
-		return false
+	cycle := dag.FindCycle(len(nodes), func(i int) []int32 { return nodes[i].succs })
+	if cycle == nil {
+		return nil
 	}
-	for i := range nodes {
-		if state[i] == unvisited && visit(int32(i)) {
-			return found
-		}
+	names := make([]string, len(cycle))
+	for k, i := range cycle {
+		names[k] = nodes[i].Name
 	}
-	return nil
+	return names
 }
 
 // topoOrder returns node indexes so that every node comes after its
