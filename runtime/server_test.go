@@ -297,3 +297,22 @@ func TestLargeHeadersGet431(t *testing.T) {
 		t.Errorf("normal headers: %d", resp.StatusCode)
 	}
 }
+
+func TestPartialHeaderNamesLeftOutNodes(t *testing.T) {
+	fail := func(ctx *fasthttp.RequestCtx) { ctx.SetStatusCode(500) }
+	p := httpFlow(t, "",
+		flowNode{name: "start", handler: EchoHandler},
+		flowNode{name: "web", handler: fail, after: []string{"start"}, mod: func(n *NodeSpec) { n.Optional = true }},
+		flowNode{name: "docs", handler: tagService("docs", 0), after: []string{"start"}},
+		flowNode{name: "llm", handler: EchoHandler, after: []string{"web", "docs"}},
+	)
+	snap, _ := NewSnapshot(ServerSettings{}, []Route{{Path: "/chat", Plan: p}}, nil)
+	base := startMegaflow(t, snap)
+	resp, out := post(t, base+"/chat", "application/json", []byte(`"q"`))
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, out)
+	}
+	if got := resp.Header.Get("X-Megaflow-Partial"); got != "web" {
+		t.Errorf("X-Megaflow-Partial = %q, want web", got)
+	}
+}

@@ -248,3 +248,55 @@ func collectGarbage(t *testing.T, adminURL string) {
 	}
 	time.Sleep(2 * time.Second)
 }
+
+// routeStatus returns the status of POST path on base.
+func routeStatus(t *testing.T, base, path string) int {
+	t.Helper()
+	resp, err := http.Post(base+path, "text/plain", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// waitStatus polls POST path until it returns want, for up to 10 s.
+func waitStatus(t *testing.T, base, path string, want int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for routeStatus(t, base, path) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never returned %d", path, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestReloadOnSIGHUPAndFileChange(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "megaflow.toml")
+	os.WriteFile(cfg, []byte(reloadConfig(0)), 0o644) // routes /process and /v0
+	serve, addr := startProcess(t, "serve", "--config", cfg, "--admin-listen", "off", "--watch", "200ms")
+	base := "http://" + addr
+	if got := routeStatus(t, base, "/v0"); got != 200 {
+		t.Fatalf("/v0 before any reload: %d", got)
+	}
+
+	// --watch notices the new file.
+	os.WriteFile(cfg, []byte(reloadConfig(1)), 0o644) // routes /process and /v1
+	waitStatus(t, base, "/v1", 200)
+	if got := routeStatus(t, base, "/v0"); got != 404 {
+		t.Errorf("/v0 after the watched reload: %d, want 404", got)
+	}
+
+	// SIGHUP reloads too; a broken file keeps the running configuration.
+	os.WriteFile(cfg, []byte("[server]\nlisten = 8000\n"), 0o644)
+	serve.Process.Signal(syscall.SIGHUP)
+	time.Sleep(500 * time.Millisecond)
+	if got := routeStatus(t, base, "/v1"); got != 200 {
+		t.Errorf("/v1 after a broken reload: %d, want 200", got)
+	}
+	os.WriteFile(cfg, []byte(reloadConfig(0)), 0o644)
+	serve.Process.Signal(syscall.SIGHUP)
+	waitStatus(t, base, "/v0", 200)
+}
