@@ -3,7 +3,6 @@ package runtime
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 )
@@ -83,62 +82,23 @@ const (
 	eventDone                   // OpenAI's "data: [DONE]"
 )
 
-// classifyEvent reports whether an event carries content: an OpenAI
-// chat.completion.chunk with a non-empty choices[].delta.content (or a
-// completions choices[].text), a TGI event with a non-special token.text,
-// OPEA's "data: b'...'" with something between the quotes, or plain text
-// data. "[DONE]" and empty or role-only deltas are not tokens.
+// classifyEvent reports whether an event carries content, as eventText
+// reads it: an OpenAI chat.completion.chunk with a non-empty
+// choices[0].delta.content (or a completion's text), a TGI event with a
+// non-special token.text, OPEA's "data: b'...'" with something between the
+// quotes, or plain text data. "[DONE]" and empty or role-only deltas are
+// not tokens. An OpenAI chunk is read without decoding it, since this runs
+// once per streamed token.
 func classifyEvent(event []byte) eventKind {
-	kind := eventOther
-	for len(event) > 0 {
-		var line []byte
-		line, event, _ = bytes.Cut(event, []byte("\n"))
-		line = bytes.TrimRight(line, "\r")
-		if !bytes.HasPrefix(line, dataPrefix) {
-			continue
-		}
-		data := bytes.TrimSpace(line[len(dataPrefix):])
-		switch {
-		case len(data) == 0:
-		case bytes.Equal(data, doneData):
-			return eventDone
-		case data[0] == 'b' && len(data) >= 3 && (data[1] == '\'' || data[1] == '"'):
-			if len(data) > 3 {
-				kind = eventToken
-			}
-		case data[0] == '{':
-			if jsonCarriesContent(data) {
-				kind = eventToken
-			}
-		default:
-			kind = eventToken
-		}
+	data := bytes.TrimSpace(eventData(event))
+	switch {
+	case len(data) == 0:
+		return eventOther
+	case bytes.Equal(data, doneData):
+		return eventDone
 	}
-	return kind
-}
-
-type streamChunk struct {
-	Choices []struct {
-		Delta struct {
-			Content string `json:"content"`
-		} `json:"delta"`
-		Text string `json:"text"`
-	} `json:"choices"`
-	Token *struct {
-		Text    string `json:"text"`
-		Special bool   `json:"special"`
-	} `json:"token"`
-}
-
-func jsonCarriesContent(data []byte) bool {
-	var c streamChunk
-	if json.Unmarshal(data, &c) != nil {
-		return false
+	if text, ok := eventText(data); ok && len(text) > 0 {
+		return eventToken
 	}
-	for _, ch := range c.Choices {
-		if ch.Delta.Content != "" || ch.Text != "" {
-			return true
-		}
-	}
-	return c.Token != nil && c.Token.Text != "" && !c.Token.Special
+	return eventOther
 }
