@@ -6,7 +6,7 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// EchoHandler is the echo microservice: it answers POST on any path with the
+// EchoHandler is the echo microservice: it responds to POST on any path with the
 // request body and its Content-Type, byte for byte, and GET /health with 200.
 // Any other method gets 405. It allocates nothing per request beyond what
 // fasthttp itself does.
@@ -50,7 +50,7 @@ func NewEchoServer(maxBodyBytes int) *fasthttp.Server {
 		NoDefaultServerHeader: true,
 		MaxRequestBodySize:    maxBodyBytes,
 		// fasthttp's worker-pool cleaner sleeps this long between checks,
-		// even after Shutdown; a short value lets a reload's retired
+		// even after Shutdown. A short value lets a reload's retired
 		// built-in echo release its goroutines within a second.
 		MaxIdleWorkerDuration: time.Second,
 	}

@@ -8,7 +8,7 @@ import (
 )
 
 // Error is a failure a client can act on: it carries the HTTP status the
-// megaservice answers with and the service or plugin involved. Message is
+// megaservice responds with and the service or plugin involved. Message is
 // sent to the client, so it never contains secrets or upstream bodies; Err
 // is the cause, logged but not sent.
 type Error struct {
@@ -26,7 +26,7 @@ type Error struct {
 	Node string
 	// RetryAfter, when positive, is sent as the Retry-After header.
 	RetryAfter time.Duration
-	// UpstreamStatus is the status the upstream answered, when it answered.
+	// UpstreamStatus is the upstream's response status, when it responded.
 	UpstreamStatus int
 	// Err is the underlying cause, for logs.
 	Err error

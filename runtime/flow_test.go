@@ -13,7 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// tagService answers {"by":NAME,"in":INPUT} after delay, embedding a JSON
+// tagService responds with {"by":NAME,"in":INPUT} after delay, embedding a JSON
 // input as is and anything else as a string.
 func tagService(name string, delay time.Duration) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {

@@ -14,13 +14,13 @@ type NodeRun struct {
 	Type ServiceType
 	// After lists the node's predecessors, as planned.
 	After []string
-	// State tells whether the node ran, was skipped or failed.
+	// State is whether the node ran, was skipped or failed.
 	State NodeState
 	// Err is the cause of the node's failure or cancellation, nil when it ran.
 	Err error
 	// Attempts is the number of calls made to the node's remote service,
-	// retries included, and Replica the address of the last one; zero and
-	// empty for a node without a remote service or that did not call it.
+	// retries included, and Replica the address of the last one. Both are
+	// zero for a node without a remote service or that did not call it.
 	Attempts int
 	Replica  string
 	// Start is the offset from the request's arrival to the node's start;

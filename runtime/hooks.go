@@ -7,13 +7,13 @@ import (
 )
 
 // The hooks below are the points where a node's behaviour can be shaped
-// beyond calling its service. Go code may implement them directly; the Wasm
-// plugin host is adapted to them by the config compiler, so the runtime never
+// beyond calling its service. Go code may implement them directly. The
+// config compiler adapts the Wasm plugin host to them, so the runtime never
 // depends on the plugin ABI.
 //
 // Every hook is called concurrently from many requests and must be safe for
-// that. Byte slices passed in are valid only until the hook returns; a hook
-// that keeps data must copy it.
+// that. Byte slices passed in are valid only until the hook returns, so a
+// hook that keeps data must copy it.
 
 // RequestShaper rewrites a node's input before its service is called
 // (OPEA's align_inputs). It may replace the input with call.SetInput, set or
@@ -56,15 +56,15 @@ type Aggregator interface {
 
 // Router decides which successors of a node run, given the node's output
 // (conditional flow). selected has one entry per successor, in the order of
-// successors, all true on entry; the router sets an entry to false to skip
+// successors, all true on entry. The router sets an entry to false to skip
 // that successor.
 type Router interface {
 	Route(ctx context.Context, output []byte, successors []string, selected []bool) error
 }
 
 // Guard checks a request before its route's flow runs. It returns nil to
-// let the request through, or an *Error with the status to respond with: 401 or
-// 403 for authentication, 429 for a rate limit, 400, 413 or 415 for
+// let the request through, or an *Error with the status to respond with:
+// 401 or 403 for authentication, 429 for a rate limit, 400, 413 or 415 for
 // content. Guards run on the request's goroutine with the fasthttp context,
 // which they must not keep after Check returns.
 type Guard interface {
@@ -73,7 +73,7 @@ type Guard interface {
 
 // RouteAPI gives a route a client-facing API shape around its flow, such
 // as OpenAI's chat completions, so that clients of that API work unchanged.
-// It must be safe for concurrent use; what it needs to remember between
+// It must be safe for concurrent use. What it needs to remember between
 // the calls for one request goes in the APIState the server passes to each.
 type RouteAPI interface {
 	// Request reads the client's body and appends the flow's input to

@@ -154,8 +154,8 @@ func TestLimitWriteTimeout(t *testing.T) {
 	if _, err := io.WriteString(conn, "POST /local HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	// The first byte shows that the server started writing (a slow run, as
-	// under the race detector, may start late); then the client reads
+	// The first byte shows that the server started writing, which a slow
+	// run, as under the race detector, may do late. Then the client reads
 	// nothing more until the write timeout has long passed.
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	var first [1]byte

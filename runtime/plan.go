@@ -11,7 +11,7 @@ import (
 
 // RequestInput is the name a node lists in After to receive the client's
 // request beside its predecessors' outputs, as a named input of its fan-in
-// (OPEA's align_inputs sees the initial inputs the same way). A node whose
+// (OPEA's align_inputs receives the initial inputs the same way). A node whose
 // After names only RequestInput is a start node.
 const RequestInput = "request"
 

@@ -71,7 +71,7 @@ func (s *upstreamStream) next() ([]byte, error) { return s.events.next() }
 
 // close ends the stream. Closing before the body was read to its end
 // closes the upstream connection, which also interrupts a read blocked in
-// another goroutine; err is the reason, nil for a complete stream.
+// another goroutine. err is the reason, nil for a complete stream.
 func (s *upstreamStream) close(err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -174,7 +174,7 @@ func TestStreamForwardsTokensAsTheyArrive(t *testing.T) {
 
 // rawStreamUpstream is an upstream on a raw TCP listener that streams a
 // chunked event every gap until its connection is closed, and reports on
-// closed the moment a read on that connection sees it closed: that is when
+// closed the moment a read on that connection finds it closed: that is when
 // megaflow closed its end, without waiting for the upstream's next write.
 func rawStreamUpstream(t *testing.T, gap time.Duration, firstSent, closed chan time.Time) string {
 	return startRawServer(t, func(c net.Conn) {
@@ -383,7 +383,7 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
-func TestStreamFallsBackToAnotherReplicaBeforeFirstEvent(t *testing.T) {
+func TestStreamReplicaFallback(t *testing.T) {
 	// The first replica refuses connections; the second streams.
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := "http://" + ln.Addr().String()

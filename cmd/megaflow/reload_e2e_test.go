@@ -204,7 +204,7 @@ func TestReloadUnderLoadLosesNothing(t *testing.T) {
 		t.Errorf("RSS grew from %.0f to %.0f bytes over 20 reloads", rssBefore, rssAfter)
 	}
 
-	// A request in flight at SIGTERM still gets its answer.
+	// A request in flight at SIGTERM still gets its response.
 	inflight := make(chan int, 1)
 	go func() {
 		resp, err := http.Post(base+"/process", "text/plain", strings.NewReader(strings.Repeat("x", 1<<20)))
