@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
@@ -49,6 +50,16 @@ func runServe(args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return exitUsage(err)
 	}
+	// Signals are caught from here on, so a SIGHUP sent while the server
+	// starts waits for the loop below instead of ending the process.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	// The watcher's first fingerprint is taken before the first load, so a
+	// change written between the two is reloaded rather than lost.
+	seen := fingerprint(opt.configPath)
 	file, err := loadConfig(opt.configPath)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -121,13 +132,8 @@ func runServe(args []string) int {
 		"routes", strings.Join(snap.Routes(), "; "),
 		"services", describeServices(snap.Services()))
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	if opt.watch > 0 && opt.configPath != "" {
-		go reloader.watch(ctx)
+		go reloader.watch(ctx, seen)
 	}
 
 	serveErr := make(chan error, 1)
@@ -226,17 +232,10 @@ func (r *reloader) reload() error {
 	return err
 }
 
-// watch reloads the configuration file when its modification time or size
-// changes, until ctx is done.
-func (r *reloader) watch(ctx context.Context) {
-	stamp := func() (time.Time, int64) {
-		fi, err := os.Stat(r.opt.configPath)
-		if err != nil {
-			return time.Time{}, -1
-		}
-		return fi.ModTime(), fi.Size()
-	}
-	lastMod, lastSize := stamp()
+// watch reloads the configuration file when its content differs from seen,
+// until ctx is done. It compares content because two writes within one
+// timestamp tick of the file system can leave the same time and size.
+func (r *reloader) watch(ctx context.Context, seen [sha256.Size]byte) {
 	tick := time.NewTicker(r.opt.watch)
 	defer tick.Stop()
 	for {
@@ -245,13 +244,27 @@ func (r *reloader) watch(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		mod, size := stamp()
-		if size < 0 || (mod.Equal(lastMod) && size == lastSize) {
+		now := fingerprint(r.opt.configPath)
+		if now == seen || now == ([sha256.Size]byte{}) {
 			continue
 		}
-		lastMod, lastSize = mod, size
+		seen = now
 		r.reload() //nolint:errcheck // logged by reload
 	}
+}
+
+// fingerprint returns the SHA-256 of the file at path, or zero when path
+// is empty or cannot be read (a file being replaced is read on the next
+// tick).
+func fingerprint(path string) [sha256.Size]byte {
+	if path == "" {
+		return [sha256.Size]byte{}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return [sha256.Size]byte{}
+	}
+	return sha256.Sum256(b)
 }
 
 func describeServices(svcs []*runtime.MicroService) string {
