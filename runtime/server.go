@@ -52,7 +52,10 @@ func NewServer(snap *Snapshot, logger *slog.Logger) *Server {
 		IdleTimeout:           set.IdleTimeout,
 		NoDefaultServerHeader: true,
 		CloseOnShutdown:       true,
-		Logger:                fasthttpLogger{logger},
+		// Handle reads the clock itself, so fasthttp's own reading of the
+		// request time before each handler call would be a second one.
+		LazyRequestTime: true,
+		Logger:          fasthttpLogger{logger},
 	}
 	return s
 }
