@@ -75,12 +75,12 @@ func (v *validator) flowNodes(flow string, fl Flow) map[string]int {
 		if name == "" {
 			continue
 		}
-		if name == runtime.RequestInput {
+		if desc := runtime.ReservedInput(name); desc != "" {
 			key := "service"
 			if n.Name != "" {
 				key = "name"
 			}
-			v.add(nodePath(flow, i, key), "%s: the node name %q is reserved for the client's request in after; set name = \"...\" to another name", owner, name)
+			v.add(nodePath(flow, i, key), "%s: the node name %q is reserved for the client's %s in after; set name = \"...\" to another name", owner, name, desc)
 			continue
 		}
 		if first, dup := index[name]; dup {
@@ -118,8 +118,8 @@ func (v *validator) flowEdges(flow string, fl Flow, index map[string]int) (succs
 			path := nodePath(flow, i, "after", strconv.Itoa(k))
 			j, known := index[pred]
 			switch {
-			case pred == runtime.RequestInput && !slices.Contains(seen, pred):
-				// The client's request, not a node: no edge.
+			case runtime.ReservedInput(pred) != "" && !slices.Contains(seen, pred):
+				// The client's request or its parameters, not a node: no edge.
 				seen = append(seen, pred)
 				continue
 			case pred == n.NodeName():

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/megaflow/megaflow/runtime"
@@ -98,8 +99,12 @@ func drawFlow(g graphWriter, f *File, flowIndex int, name string) {
 	}
 	for _, n := range fl.Nodes {
 		for _, pred := range n.After {
-			if pred == runtime.RequestInput {
-				g.edge(in, nodeID[n.NodeName()], false)
+			if runtime.ReservedInput(pred) != "" {
+				// One edge from the request, for the request and its
+				// parameters alike.
+				if pred == runtime.RequestInput || !slices.Contains(n.After, runtime.RequestInput) {
+					g.edge(in, nodeID[n.NodeName()], false)
+				}
 				continue
 			}
 			g.edge(nodeID[pred], nodeID[n.NodeName()], routes[pred])

@@ -114,10 +114,10 @@ func TestMermaidChatQnA(t *testing.T) {
 		"request --> embedding",
 		"embedding --> retriever",
 		"request --> retriever",
-		"retriever --> rerank_input",
-		"rerank_input --> rerank",
-		"rerank_input --> llm",
+		"retriever --> rerank",
+		"retriever --> llm",
 		"rerank --> llm",
+		"request --> llm",
 		"llm --> response",
 	}
 	if !slices.Equal(c.edges, wantEdges) {
@@ -126,7 +126,6 @@ func TestMermaidChatQnA(t *testing.T) {
 	wantLabels := []string{
 		"embedding<br/>type: embedding<br/>request: to_tei",
 		"retriever<br/>type: retriever<br/>response: retriever_to_rerank<br/>aggregate: tei_to_retriever",
-		"rerank_input<br/>type: rerank",
 		"rerank<br/>type: rerank<br/>request: retriever_to_rerank",
 		"llm<br/>type: llm<br/>aggregate: rerank_to_llm<br/>stream",
 	}

@@ -20,7 +20,7 @@ url = "http://127.0.0.1:9009/v1/chat/completions"
 
   [[flows.chat.nodes]]
   service = "llm"
-  after = ["request", "retriever"]
+  after = ["request", "retriever", "params"]
 
 [[routes]]
 path = "/chat"
@@ -42,14 +42,20 @@ func TestAfterRequestIsAccepted(t *testing.T) {
 	}
 }
 
-func TestNodeNamedRequestIsRejected(t *testing.T) {
-	dir := t.TempDir()
-	src := strings.Replace(requestInputFlow, `  service = "retriever"
+func TestReservedNodeNamesAreRejected(t *testing.T) {
+	for _, c := range []struct{ name, what string }{
+		{"request", "request"},
+		{"params", "request parameters"},
+	} {
+		dir := t.TempDir()
+		src := strings.Replace(requestInputFlow, `  service = "retriever"
 `, `  service = "retriever"
-  name = "request"
+  name = "`+c.name+`"
 `, 1)
-	_, err := Parse(filepath.Join(dir, "c.toml"), dir, []byte(src))
-	if err == nil || !strings.Contains(err.Error(), `c.toml:11:3: flow "chat" node "request": the node name "request" is reserved for the client's request in after`) {
-		t.Errorf("node named request: %v", err)
+		_, err := Parse(filepath.Join(dir, "c.toml"), dir, []byte(src))
+		want := `c.toml:11:3: flow "chat" node "` + c.name + `": the node name "` + c.name + `" is reserved for the client's ` + c.what + ` in after`
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("node named %s: %v", c.name, err)
+		}
 	}
 }

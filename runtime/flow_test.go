@@ -468,6 +468,48 @@ func TestNodeReceivesTheClientRequest(t *testing.T) {
 	}
 }
 
+func TestNodeReceivesTheRequestParameters(t *testing.T) {
+	p := httpFlow(t, "",
+		flowNode{name: "rerank", handler: tagService("rerank", 0)},
+		flowNode{name: "llm", handler: EchoHandler, after: []string{"rerank", ParamsInput}},
+	)
+	res, _, err := p.schedule(context.Background(), &runInput{
+		body: []byte(`{"q":1}`), contentType: jsonType, requestID: []byte("test"),
+		params:   []byte(`{"rerank":{"top_n":3}}`),
+		deadline: time.Now().Add(10 * time.Second),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := res.Get("llm")
+	want := `{"params":{"rerank":{"top_n":3}},"rerank":{"by":"rerank","in":{"q":1}}}`
+	if string(out) != want {
+		t.Errorf("llm input = %s\nwant %s", out, want)
+	}
+
+	// Without parameters (a route without an API) the input is {}.
+	res, _, err = runPlan(t, p, `{"q":1}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ = res.Get("llm")
+	want = `{"params":{},"rerank":{"by":"rerank","in":{"q":1}}}`
+	if string(out) != want {
+		t.Errorf("llm input without parameters = %s\nwant %s", out, want)
+	}
+
+	// After naming only the parameters makes a start node whose input
+	// they are.
+	only := httpFlow(t, "", flowNode{name: "first", handler: tagService("first", 0), after: []string{ParamsInput}})
+	res, _, err = runPlan(t, only, `1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := res.Get("first"); string(out) != `{"by":"first","in":{}}` {
+		t.Errorf("start node after params = %s", out)
+	}
+}
+
 func TestGraphCountsRetries(t *testing.T) {
 	var calls atomic.Int64
 	flaky := func(ctx *fasthttp.RequestCtx) {

@@ -15,6 +15,12 @@ import (
 // After names only RequestInput is a start node.
 const RequestInput = "request"
 
+// ParamsInput is the name a node lists in After to receive the request's
+// parameters (see RouteAPI) as a named input of its fan-in: a JSON object
+// such as {"llm": {...}, "retriever": {...}, "rerank": {...}}, or {} when
+// the route has no API. Like RequestInput, it adds no edge.
+const ParamsInput = "params"
+
 // FlowSpec describes a flow (a DAG of nodes) before compilation.
 type FlowSpec struct {
 	// Name is the flow's name, used in errors and metrics.
@@ -39,8 +45,8 @@ type NodeSpec struct {
 	// compiles the plan.
 	Exec Executor
 	// After names the node's predecessors. Empty makes it a start node that
-	// receives the client's request. RequestInput among them adds the
-	// client's request to the node's fan-in.
+	// receives the client's request. RequestInput and ParamsInput among
+	// them add the client's request and its parameters to the node's fan-in.
 	After []string
 	// Optional lets the flow go on when the node fails. When unset, the
 	// service's Optional applies.
@@ -87,8 +93,10 @@ type planNode struct {
 	NodeSpec
 	index    int32
 	optional bool
-	// takesRequest is true when After lists RequestInput.
+	// takesRequest is true when After lists RequestInput, and takesParams
+	// when it lists ParamsInput.
 	takesRequest bool
+	takesParams  bool
 	// inline is true when the executor declares itself short and
 	// non-blocking (InlineExecutor); the declaration is trusted.
 	inline bool
@@ -107,6 +115,30 @@ type planNode struct {
 	succNames []string
 	// predPos maps a predecessor index to its position in preds.
 	predPos map[int32]int
+}
+
+// ReservedInput describes name when After uses it for something other
+// than a node (RequestInput and ParamsInput), and returns "" otherwise.
+func ReservedInput(name string) string {
+	switch name {
+	case RequestInput:
+		return "request"
+	case ParamsInput:
+		return "request parameters"
+	}
+	return ""
+}
+
+// pseudoInput returns the flag that records name in n's After when name is
+// RequestInput or ParamsInput, and nil for a node's name.
+func (n *planNode) pseudoInput(name string) *bool {
+	switch name {
+	case RequestInput:
+		return &n.takesRequest
+	case ParamsInput:
+		return &n.takesParams
+	}
+	return nil
 }
 
 // Name returns the flow's name.
@@ -178,8 +210,8 @@ func CompilePlan(spec FlowSpec) (*Plan, error) {
 		case n.Exec == nil:
 			perr.add("node %q: service %q has no executor; set a Handler for a local service or compile the plan with an upstream client", n.Name, ns.Service.Name)
 		}
-		if n.Name == RequestInput {
-			perr.add("node name %q is reserved for the client's request; give the node another name", n.Name)
+		if desc := ReservedInput(n.Name); desc != "" {
+			perr.add("node name %q is reserved for the client's %s; give the node another name", n.Name, desc)
 			continue
 		}
 		if _, dup := byName[n.Name]; dup {
@@ -193,11 +225,11 @@ func CompilePlan(spec FlowSpec) (*Plan, error) {
 		n := &p.nodes[i]
 		n.predPos = make(map[int32]int, len(n.After))
 		for _, pred := range n.After {
-			if pred == RequestInput {
-				if n.takesRequest {
+			if flag := n.pseudoInput(pred); flag != nil {
+				if *flag {
 					perr.add("node %q lists predecessor %q twice", n.Name, pred)
 				}
-				n.takesRequest = true
+				*flag = true
 				continue
 			}
 			j, ok := byName[pred]

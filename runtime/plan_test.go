@@ -43,6 +43,8 @@ func TestCompilePlanErrors(t *testing.T) {
 			`node "b" lists predecessor "a" twice`},
 		{"node named request", FlowSpec{Nodes: []NodeSpec{{Name: "request", Service: svc("x")}}},
 			`node name "request" is reserved for the client's request; give the node another name`},
+		{"node named params", FlowSpec{Nodes: []NodeSpec{{Name: "params", Service: svc("x")}}},
+			`node name "params" is reserved for the client's request parameters; give the node another name`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

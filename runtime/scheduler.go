@@ -143,9 +143,8 @@ func newRunState(p *Plan) *runState {
 		rs.calls[i].Node = p.nodes[i].Name
 		rs.calls[i].Service = p.nodes[i].Service
 		rs.ready[i] = make([]int32, 0, len(p.nodes[i].succs))
-		if n := &p.nodes[i]; len(n.preds) > 1 || n.takesRequest {
-			rs.named[i] = make([]NamedInput, 0, len(n.preds)+1)
-		}
+		// Room for every predecessor, the request and the parameters.
+		rs.named[i] = make([]NamedInput, 0, len(p.nodes[i].preds)+2)
 	}
 	rs.selected = make([]bool, edges)
 	rs.timer = time.AfterFunc(time.Hour, rs.onDeadline)
@@ -538,31 +537,39 @@ func (rs *runState) execNode(n *planNode, call *Call) error {
 	return nil
 }
 
-// buildInput sets call.Input: the request for a start node, the output of
-// the one predecessor that ran, or the fan-in of several.
+// buildInput sets call.Input: the request for a start node, the one input
+// that is there (a predecessor that ran, the request or the parameters), or
+// the fan-in of several.
 func (rs *runState) buildInput(n *planNode, call *Call) error {
-	if len(n.preds) == 0 {
+	if len(n.preds) == 0 && !n.takesParams {
 		call.Input, call.InputType = rs.input, rs.inType
 		return nil
 	}
 	named := rs.named[n.index][:0]
-	multi := len(n.preds) > 1 || n.takesRequest
 	if n.takesRequest {
 		named = append(named, NamedInput{Name: RequestInput, Data: rs.input, ContentType: rs.inType})
 	}
-	var last *Call
+	if n.takesParams {
+		params := rs.params
+		if len(params) == 0 {
+			params = emptyParams
+		}
+		named = append(named, NamedInput{Name: ParamsInput, Data: params, ContentType: jsonType})
+	}
 	for _, p := range n.preds {
 		if rs.state[p] != NodeRan || !rs.selected[rs.selOff[p]+rs.plan.nodes[p].succIndex(n.index)] {
 			continue
 		}
-		last = &rs.calls[p]
-		if multi {
-			named = append(named, NamedInput{Name: rs.plan.nodes[p].Name, Data: last.Output, ContentType: last.OutputType})
-		}
+		last := &rs.calls[p]
+		named = append(named, NamedInput{Name: rs.plan.nodes[p].Name, Data: last.Output, ContentType: last.OutputType})
 	}
 	rs.named[n.index] = named
-	if len(named) <= 1 {
-		call.Input, call.InputType = last.Output, last.OutputType
+	switch len(named) {
+	case 0: // not reached: a node whose predecessors all skipped it is skipped
+		call.Input, call.InputType = nil, nil
+		return nil
+	case 1:
+		call.Input, call.InputType = named[0].Data, named[0].ContentType
 		return nil
 	}
 	var err error
@@ -580,7 +587,11 @@ func (rs *runState) buildInput(n *planNode, call *Call) error {
 	return nil
 }
 
-var jsonType = []byte("application/json")
+var (
+	jsonType = []byte("application/json")
+	// emptyParams is the ParamsInput of a request without parameters.
+	emptyParams = []byte("{}")
+)
 
 // succIndex returns the position of node s among n's successors.
 func (n *planNode) succIndex(s int32) int {

@@ -14,10 +14,12 @@
 // rerank output, [], which retriever_to_rerank sends when the retriever
 // found nothing, gives a prompt without documents.
 //
-// The number of documents kept is the reranker request's "top_n", which
-// the route fills in from the client's request, and else the configured
-// top_n. A retriever output's "top_n" (OPEA's SearchedDoc) is ignored,
-// because it is the retriever's default of 1 and not the client's choice.
+// The number of documents kept is the client's top_n: from the "params"
+// input (the request's parameters, {"rerank": {"top_n": N}, ...}) when the
+// node lists "params" in after, else from the reranker request's "top_n".
+// Without either, the configured top_n applies. A retriever output's
+// "top_n" (OPEA's SearchedDoc) is ignored, because it is the retriever's
+// default of 1 and not the client's choice.
 //
 // Config:
 //
@@ -93,7 +95,12 @@ func (d *rerankedDoc) topN() (int, error) {
 	if d.TopN == nil || d.Retrieved != nil {
 		return cfg.TopN, nil
 	}
-	n := *d.TopN
+	return checkTopN(*d.TopN)
+}
+
+// checkTopN returns n as a count of documents, or an error when it is not
+// a whole number of 1 or more.
+func checkTopN(n float64) (int, error) {
 	if n < 1 || n != math.Trunc(n) || n > math.MaxInt32 {
 		return 0, fmt.Errorf("top_n is %v; set it to a whole number of 1 or more", n)
 	}
@@ -140,13 +147,25 @@ type score struct {
 	Score float64 `json:"score"`
 }
 
+// params is the part of the request's parameters that this plugin reads.
+type params struct {
+	Rerank struct {
+		TopN *float64 `json:"top_n"`
+	} `json:"rerank"`
+}
+
 func aggregate(inputs []megaflow.Input) megaflow.Status {
 	var scores []score
 	var doc rerankedDoc
+	var req params
 	haveDoc := false
 	for _, in := range inputs {
 		data := bytes.TrimSpace(in.Data)
 		switch {
+		case string(in.Name) == "params":
+			if err := json.Unmarshal(data, &req); err != nil {
+				return megaflow.Failf(400, "rerank_to_llm: request parameters are not a JSON object: %v", err)
+			}
 		case len(data) > 0 && data[0] == '[':
 			if err := json.Unmarshal(data, &scores); err != nil {
 				return megaflow.Failf(502, "rerank_to_llm: input %q is not a TEI rerank output: %v", in.Name, err)
@@ -166,6 +185,9 @@ func aggregate(inputs []megaflow.Input) megaflow.Status {
 		return write(doc.question(), texts)
 	}
 	topN, err := doc.topN()
+	if req.Rerank.TopN != nil {
+		topN, err = checkTopN(*req.Rerank.TopN)
+	}
 	if err != nil {
 		return megaflow.Failf(400, "rerank_to_llm: %v", err)
 	}

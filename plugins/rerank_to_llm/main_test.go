@@ -69,6 +69,39 @@ func TestAggregateTopNFromInput(t *testing.T) {
 	}
 }
 
+func TestAggregateTopNFromParams(t *testing.T) {
+	p := plugintest.Load(t, config) // top_n = 2
+	scores := `[{"index":2,"score":0.2},{"index":0,"score":0.9},{"index":1,"score":0.5}]`
+	cases := []struct{ name, params, doc, context string }{
+		{"params top_n", `{"rerank":{"top_n":1}}`, `{"query":"q?","texts":["best","second","worst"]}`, `best`},
+		{"params win over the input", `{"rerank":{"top_n":3}}`, `{"query":"q?","texts":["best","second","worst"],"top_n":1}`, `best\n\nsecond\n\nworst`},
+		{"empty params use config", `{}`, `{"query":"q?","texts":["best","second","worst"]}`, `best\n\nsecond`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := p.Aggregate(plugintest.Ctx(t), []host.Input{
+				{Name: "params", Data: []byte(c.params)},
+				{Name: "rerank", Data: []byte(scores)},
+				{Name: "retriever", Data: []byte(c.doc)},
+			}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plugintest.EqualJSON(t, string(got), `{"model":"llm-1","stream":false,"max_tokens":64,"messages":[`+
+				`{"role":"system","content":"Context:\n`+c.context+`"},{"role":"user","content":"q?"}]}`)
+		})
+	}
+
+	_, err := p.Aggregate(plugintest.Ctx(t), []host.Input{
+		{Name: "params", Data: []byte(`{"rerank":{"top_n":0}}`)},
+		{Name: "rerank", Data: []byte(scores)},
+		{Name: "retriever", Data: []byte(`{"query":"q?","texts":["best","second","worst"]}`)},
+	}, nil)
+	if e := plugintest.HostError(t, err); e.Status != 400 {
+		t.Errorf("params top_n 0: %v, want 400", err)
+	}
+}
+
 func TestAggregateEmptyRanking(t *testing.T) {
 	p := plugintest.Load(t, config)
 	for _, doc := range []string{
