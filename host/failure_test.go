@@ -411,3 +411,33 @@ func TestCloseUnderLoad(t *testing.T) {
 		t.Errorf("%d instances alive after Close, want 0", n)
 	}
 }
+
+// panickyContext panics when a call derives its timeout from it, which
+// makes the host panic while it holds an instance.
+type panickyContext struct{ context.Context }
+
+func (panickyContext) Deadline() (time.Time, bool) { panic("deadline of a broken context") }
+
+func TestHostPanicKeepsThePoolSize(t *testing.T) {
+	e := newEngine(t)
+	p := load(t, e, "single", "testdata/wat/reference.wasm", host.PluginOptions{Instances: 1, Timeout: 2 * time.Second})
+
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the call with a broken context did not panic")
+			}
+		}()
+		p.Response(panickyContext{context.Background()}, []byte("x"), nil)
+	}()
+
+	// The only instance was replaced, so the next call gets one.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, _, err := p.Response(ctx, []byte("x"), nil); err != nil {
+		t.Fatalf("call after the panic: %v", err)
+	}
+	if s := p.Stats(); s.Replaced != 1 || s.Instances != 1 {
+		t.Errorf("after the panic: Replaced %d, Instances %d; want 1, 1", s.Replaced, s.Instances)
+	}
+}

@@ -67,6 +67,8 @@ func (p *Plugin) Request(ctx context.Context, body, headers []byte, out *Request
 	if err != nil {
 		return err
 	}
+	finished := false
+	defer p.abandonOnPanic(inst, &finished)
 	inst.begin(ctx)
 	inst.req = out
 	inst.dst = out.Body
@@ -79,6 +81,7 @@ func (p *Plugin) Request(ctx context.Context, body, headers []byte, out *Request
 		out.Reset()
 	}
 	p.finish(inst, err)
+	finished = true
 	return err
 }
 
@@ -103,6 +106,8 @@ func (p *Plugin) Response(ctx context.Context, output, dst []byte) (result []byt
 	if err != nil {
 		return dst, false, err
 	}
+	finished := false
+	defer p.abandonOnPanic(inst, &finished)
 	inst.begin(ctx)
 	start := len(dst)
 	inst.dst = dst
@@ -115,6 +120,7 @@ func (p *Plugin) Response(ctx context.Context, output, dst []byte) (result []byt
 		result, changed = inst.dst, true
 	}
 	p.finish(inst, err)
+	finished = true
 	return result, changed, err
 }
 
@@ -126,6 +132,8 @@ func (p *Plugin) Event(ctx context.Context, event, dst []byte) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
+	finished := false
+	defer p.abandonOnPanic(inst, &finished)
 	inst.begin(ctx)
 	start := len(dst)
 	inst.dst = dst
@@ -141,6 +149,7 @@ func (p *Plugin) Event(ctx context.Context, event, dst []byte) ([]byte, error) {
 		result = append(result[:start], event...)
 	}
 	p.finish(inst, err)
+	finished = true
 	return result, err
 }
 
@@ -158,6 +167,8 @@ func (p *Plugin) Aggregate(ctx context.Context, inputs []Input, dst []byte) ([]b
 	if err != nil {
 		return dst, err
 	}
+	finished := false
+	defer p.abandonOnPanic(inst, &finished)
 	inst.begin(ctx)
 	start := len(dst)
 	inst.dst = dst
@@ -174,6 +185,7 @@ func (p *Plugin) Aggregate(ctx context.Context, inputs []Input, dst []byte) ([]b
 		result = result[:start]
 	}
 	p.finish(inst, err)
+	finished = true
 	return result, err
 }
 
@@ -209,6 +221,8 @@ func (p *Plugin) Route(ctx context.Context, output []byte, successors []string, 
 	if err != nil {
 		return err
 	}
+	finished := false
+	defer p.abandonOnPanic(inst, &finished)
 	inst.begin(ctx)
 	status, err := p.runRoute(inst, output, successors)
 	if err == nil {
@@ -222,6 +236,7 @@ func (p *Plugin) Route(ctx context.Context, output []byte, successors []string, 
 		}
 	}
 	p.finish(inst, err)
+	finished = true
 	return err
 }
 

@@ -345,11 +345,8 @@ func (p *Plugin) Stats() Stats {
 }
 
 // acquire takes a free instance, waiting until one is released, ctx ends
-// or the plugin is closed.
-//
-// NOTE: a Go panic between acquire and finish (a host bug, since guest
-// traps are errors) loses the instance: the runtime recovers the request,
-// but the pool has one instance fewer until the next reload.
+// or the plugin is closed. The caller defers abandonOnPanic and ends the
+// call with finish.
 func (p *Plugin) acquire(ctx context.Context, hook Hook) (*instance, error) {
 	if p.hooks&hook == 0 {
 		return nil, &Error{Plugin: p.name, Hook: hook, Kind: KindUnavailable, Status: 500,
@@ -372,6 +369,19 @@ func (p *Plugin) acquire(ctx context.Context, hook Hook) (*instance, error) {
 		return nil, &Error{Plugin: p.name, Hook: hook, Kind: KindUnavailable, Status: 503,
 			Message: "the plugin is closed"}
 	}
+}
+
+// abandonOnPanic replaces inst when the hook call that holds it panics
+// before finish sets *finished. The panic goes on to the caller's recover,
+// and the pool keeps its size.
+func (p *Plugin) abandonOnPanic(inst *instance, finished *bool) {
+	if *finished {
+		return
+	}
+	inst.end()
+	inst.dst, inst.req = nil, nil
+	p.logEvent(slog.LevelError, "host panic during a plugin call; replacing the instance")
+	p.release(inst, true)
 }
 
 // release returns inst to the pool, or replaces it when it failed or is
