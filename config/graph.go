@@ -63,7 +63,8 @@ type graphWriter interface {
 	beginFlow(id, label string)
 	box(id string, lines []string)
 	terminal(id, label string)
-	edge(from, to string, dashed bool)
+	// edge draws an arrow; label, when not empty, is written on it.
+	edge(from, to string, dashed bool, label string)
 	endFlow()
 	end()
 	String() string
@@ -87,7 +88,7 @@ func drawFlow(g graphWriter, f *File, flowIndex int, name string) {
 	hasSuccessor := map[string]bool{}
 	for _, n := range fl.Nodes {
 		if len(n.After) == 0 {
-			g.edge(in, nodeID[n.NodeName()], false)
+			g.edge(in, nodeID[n.NodeName()], false, "")
 		}
 		for _, pred := range n.After {
 			hasSuccessor[pred] = true
@@ -98,16 +99,21 @@ func drawFlow(g graphWriter, f *File, flowIndex int, name string) {
 		routes[n.NodeName()] = n.Route != ""
 	}
 	for _, n := range fl.Nodes {
+		// One edge from the request stands for the request and its
+		// parameters; a label names the parameters.
+		takesRequest := slices.Contains(n.After, runtime.RequestInput)
+		switch takesParams := slices.Contains(n.After, runtime.ParamsInput); {
+		case takesRequest && takesParams:
+			g.edge(in, nodeID[n.NodeName()], false, "request, params")
+		case takesParams:
+			g.edge(in, nodeID[n.NodeName()], false, "params")
+		case takesRequest:
+			g.edge(in, nodeID[n.NodeName()], false, "")
+		}
 		for _, pred := range n.After {
-			if runtime.ReservedInput(pred) != "" {
-				// One edge from the request, for the request and its
-				// parameters alike.
-				if pred == runtime.RequestInput || !slices.Contains(n.After, runtime.RequestInput) {
-					g.edge(in, nodeID[n.NodeName()], false)
-				}
-				continue
+			if runtime.ReservedInput(pred) == "" {
+				g.edge(nodeID[pred], nodeID[n.NodeName()], routes[pred], "")
 			}
-			g.edge(nodeID[pred], nodeID[n.NodeName()], routes[pred])
 		}
 	}
 	output := fl.Output
@@ -118,7 +124,7 @@ func drawFlow(g graphWriter, f *File, flowIndex int, name string) {
 			}
 		}
 	}
-	g.edge(nodeID[output], out, false)
+	g.edge(nodeID[output], out, false, "")
 	g.endFlow()
 }
 
@@ -170,10 +176,13 @@ func (m *mermaidWriter) terminal(id, label string) {
 	fmt.Fprintf(m, "    %s([\"%s\"])\n", id, mermaidText(label))
 }
 
-func (m *mermaidWriter) edge(from, to string, dashed bool) {
+func (m *mermaidWriter) edge(from, to string, dashed bool, label string) {
 	arrow := "-->"
 	if dashed {
 		arrow = "-.->"
+	}
+	if label != "" {
+		arrow += `|"` + mermaidText(label) + `"|`
 	}
 	fmt.Fprintf(m, "    %s %s %s\n", from, arrow, to)
 }
@@ -207,12 +216,19 @@ func (d *dotWriter) terminal(id, label string) {
 	fmt.Fprintf(d, "    %s [label=%s, shape=oval];\n", id, dotString(label))
 }
 
-func (d *dotWriter) edge(from, to string, dashed bool) {
+func (d *dotWriter) edge(from, to string, dashed bool, label string) {
+	var attrs []string
 	if dashed {
-		fmt.Fprintf(d, "    %s -> %s [style=dashed];\n", from, to)
+		attrs = append(attrs, "style=dashed")
+	}
+	if label != "" {
+		attrs = append(attrs, "label="+dotString(label))
+	}
+	if len(attrs) == 0 {
+		fmt.Fprintf(d, "    %s -> %s;\n", from, to)
 		return
 	}
-	fmt.Fprintf(d, "    %s -> %s;\n", from, to)
+	fmt.Fprintf(d, "    %s -> %s [%s];\n", from, to, strings.Join(attrs, ", "))
 }
 
 func (d *dotWriter) endFlow() { d.WriteString("  }\n") }

@@ -22,7 +22,7 @@ var (
 	mermaidSubgraph = regexp.MustCompile(`^  subgraph (\w+)\["([^"]*)"\]$`)
 	mermaidBox      = regexp.MustCompile(`^    (\w+)\["([^"]*)"\]$`)
 	mermaidTerminal = regexp.MustCompile(`^    (\w+)\(\["([^"]*)"\]\)$`)
-	mermaidEdge     = regexp.MustCompile(`^    (\w+) (-->|-\.->) (\w+)$`)
+	mermaidEdge     = regexp.MustCompile(`^    (\w+) (-->|-\.->)(\|"[^"]*"\|)? (\w+)$`)
 )
 
 // parseMermaid reads the subset of Mermaid flowchart syntax WriteGraph
@@ -59,8 +59,8 @@ func parseMermaid(t *testing.T, text string) mermaidChart {
 			}
 			open = true
 			c.subgraphs = append(c.subgraphs, m[2])
-		case len(m) == 4:
-			rawEdges = append(rawEdges, m[1:])
+		case len(m) == 5:
+			rawEdges = append(rawEdges, []string{m[1], m[2] + m[3], m[4]})
 		default:
 			if _, dup := c.labels[m[1]]; dup {
 				t.Fatalf("node %s declared twice", m[1])
@@ -112,12 +112,12 @@ func TestMermaidChatQnA(t *testing.T) {
 	}
 	wantEdges := []string{
 		"request --> embedding",
-		"embedding --> retriever",
 		"request --> retriever",
+		"embedding --> retriever",
 		"retriever --> rerank",
+		`request -->|"params"| llm`,
 		"retriever --> llm",
 		"rerank --> llm",
-		"request --> llm",
 		"llm --> response",
 	}
 	if !slices.Equal(c.edges, wantEdges) {

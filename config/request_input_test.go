@@ -37,7 +37,7 @@ func TestAfterRequestIsAccepted(t *testing.T) {
 	if err := WriteGraph(&out, f, "", "mermaid"); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "f0in --> f0n1") {
+	if !strings.Contains(out.String(), `f0in -->|"request, params"| f0n1`) {
 		t.Errorf("graph has no edge from the request to llm:\n%s", out.String())
 	}
 }
