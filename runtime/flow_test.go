@@ -270,6 +270,44 @@ func TestDebugGraphHeader(t *testing.T) {
 	}
 }
 
+func TestDebugGraphOfFailedFlow(t *testing.T) {
+	fail := func(ctx *fasthttp.RequestCtx) { ctx.SetStatusCode(500) }
+	p := httpFlow(t, "llm",
+		flowNode{name: "retriever", handler: EchoHandler},
+		flowNode{name: "web", handler: fail, after: []string{"retriever"}},
+		flowNode{name: "llm", handler: EchoHandler, after: []string{"web"}},
+	)
+	snap, _ := NewSnapshot(ServerSettings{}, []Route{{Path: "/chat", Plan: p}}, nil)
+	base := startMegaflow(t, snap)
+	resp, _ := post(t, base+"/chat", "application/json", []byte(`{}`), "X-Megaflow-Debug", "graph")
+	if resp.StatusCode != 502 {
+		t.Fatalf("status %d, want 502", resp.StatusCode)
+	}
+	var g struct {
+		Output *string `json:"output"`
+		Nodes  []struct {
+			State string `json:"state"`
+			Error string `json:"error"`
+		} `json:"nodes"`
+	}
+	raw := resp.Header.Get("X-Megaflow-Graph")
+	if err := json.Unmarshal([]byte(raw), &g); err != nil {
+		t.Fatalf("X-Megaflow-Graph %q: %v", raw, err)
+	}
+	if g.Output != nil {
+		t.Errorf("a failed flow's graph names output %q", *g.Output)
+	}
+	if len(g.Nodes) != 3 {
+		t.Fatalf("graph = %s", raw)
+	}
+	if g.Nodes[1].State != "failed" || g.Nodes[1].Error != "service responded with an error" {
+		t.Errorf("failed node in graph = %+v", g.Nodes[1])
+	}
+	if g.Nodes[2].State != "skipped" || !strings.HasPrefix(g.Nodes[2].Error, "not run:") {
+		t.Errorf("skipped node in graph = %+v", g.Nodes[2])
+	}
+}
+
 func TestOptionalNodeFailureLeavesItOut(t *testing.T) {
 	fail := func(ctx *fasthttp.RequestCtx) { ctx.SetStatusCode(500) }
 	p := httpFlow(t, "",

@@ -36,8 +36,8 @@ type Graph struct {
 	Flow string
 	// Nodes has one entry per node, in definition order.
 	Nodes []NodeRun
-	// Output names the node whose result is the response, empty when no
-	// node produced one.
+	// Output names the node whose result is the response, empty when the
+	// flow failed or no node produced one.
 	Output string
 }
 
@@ -84,7 +84,7 @@ func (rs *runState) graph() *Graph {
 			g.Nodes[i].Type = n.Service.Type
 		}
 	}
-	if r := rs.resultNode(); r >= 0 {
+	if r := rs.resultNode(); r >= 0 && rs.failure() < 0 {
 		g.Output = p.nodes[r].Name
 	}
 	return g
@@ -98,7 +98,7 @@ func (rs *runState) appendGraphJSON(dst []byte, complete bool) []byte {
 	p := rs.plan
 	dst = append(dst, `{"flow":`...)
 	dst = appendJSONStringS(dst, p.name)
-	if complete {
+	if complete && rs.failure() < 0 {
 		if r := rs.resultNode(); r >= 0 {
 			dst = append(dst, `,"output":`...)
 			dst = appendJSONStringS(dst, p.nodes[r].Name)
@@ -133,7 +133,11 @@ func (rs *runState) appendGraphJSON(dst []byte, complete bool) []byte {
 			// Only the client-safe message: the cause may name upstream
 			// addresses, and this header reaches any client.
 			dst = append(dst, `,"error":`...)
-			dst = appendJSONStringS(dst, AsError(rs.errs[i]).Message)
+			if state == NodeSkipped {
+				dst = append(dst, `"not run: the request failed or ended before this node could start"`...)
+			} else {
+				dst = appendJSONStringS(dst, AsError(rs.errs[i]).Message)
+			}
 		}
 		dst = append(dst, '}')
 	}
