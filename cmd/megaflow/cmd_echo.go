@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
 	"github.com/megaflow/megaflow/runtime"
 )
@@ -30,10 +34,26 @@ func runEcho(args []string) int {
 		fmt.Fprintf(os.Stderr, "megaflow echo: cannot listen on %s: %v\n", *listen, err)
 		return 1
 	}
-	slog.New(slog.NewJSONHandler(os.Stderr, nil)).Info("echo microservice serving", "listen", ln.Addr().String())
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	log.Info("echo microservice serving", "listen", ln.Addr().String())
 	srv := runtime.NewEchoServer(*maxBody)
-	if err := srv.Serve(ln); err != nil {
+	// SIGTERM and SIGINT finish the requests in flight and exit with 0, as
+	// serve does, so a supervisor sees a clean stop.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case err := <-serveErr:
 		fmt.Fprintf(os.Stderr, "megaflow echo: %v\n", err)
+		return 1
+	case <-ctx.Done():
+	}
+	log.Info("echo microservice stopping")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.ShutdownWithContext(sctx); err != nil {
+		fmt.Fprintf(os.Stderr, "megaflow echo: shutdown incomplete: %v\n", err)
 		return 1
 	}
 	return 0

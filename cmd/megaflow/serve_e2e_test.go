@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -157,8 +158,10 @@ flow = "local"
 	base := "http://" + addr
 	checkEcho(t, base+"/process")
 
-	echoCmd.Process.Kill()
-	echoCmd.Wait()
+	echoCmd.Process.Signal(syscall.SIGTERM)
+	if err := echoCmd.Wait(); err != nil {
+		t.Errorf("megaflow echo exited with %v after SIGTERM, want status 0", err)
+	}
 
 	start := time.Now()
 	resp, out := postBody(t, base+"/process", "text/plain", []byte("after the echo died"))
