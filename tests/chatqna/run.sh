@@ -41,8 +41,19 @@ for mock in embedding:$EMBEDDING_SERVER_PORT retriever:$RETRIEVER_SERVICE_PORT \
 	pids="$pids $!"
 done
 
+# serve runs in the background so that a SIGTERM or SIGINT sent to this
+# script, by PID or with Ctrl-C, is passed on to it at once: a shell runs
+# its traps only after a foreground command ends.
+bin/megaflow serve --config config/examples/chatqna.toml &
+serve=$!
+trap 'kill -TERM "$serve" 2>/dev/null || true' INT TERM
 status=0
-bin/megaflow serve --config config/examples/chatqna.toml || status=$?
+wait "$serve" || status=$?
+while kill -0 "$serve" 2>/dev/null; do
+	# A trapped signal ended the wait early; wait for serve's own status.
+	status=0
+	wait "$serve" || status=$?
+done
 if [ "$status" -ne 0 ] && [ "$status" -ne 130 ]; then
 	echo "run.sh: megaflow serve exited with status $status. If an address is taken, move it with" \
 		"MEGAFLOW_LISTEN (now $MEGAFLOW_LISTEN) and MEGAFLOW_ADMIN_LISTEN (now $MEGAFLOW_ADMIN_LISTEN)," \
