@@ -545,8 +545,20 @@ func TestStaleKeepAliveRetriedOnNewConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The service closes keep-alive connections idle for 50 ms, long
-	// before the pool would.
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") }, IdleTimeout: 50 * time.Millisecond}
+	// before the pool would. open counts its connections not closed yet.
+	var open atomic.Int64
+	srv := &fasthttp.Server{
+		Handler:     func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") },
+		IdleTimeout: 50 * time.Millisecond,
+		ConnState: func(_ net.Conn, state fasthttp.ConnState) {
+			switch state {
+			case fasthttp.StateNew:
+				open.Add(1)
+			case fasthttp.StateClosed:
+				open.Add(-1)
+			}
+		},
+	}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Shutdown() })
 	url := "http://" + ln.Addr().String()
@@ -570,7 +582,10 @@ func TestStaleKeepAliveRetriedOnNewConnection(t *testing.T) {
 
 	once, _ := newTestUpstream(t, []string{url}, UpstreamOptions{NotIdempotent: true, Breaker: BreakerSettings{Disabled: true}})
 	callUpstream(once, "x")
-	time.Sleep(150 * time.Millisecond)
+	// A fixed sleep is not enough: on a loaded machine the second call
+	// can reach the service before its idle timeout has closed the
+	// connection, and succeed.
+	waitUntil(t, "the service closed its idle connections", func() bool { return open.Load() == 0 })
 	call, err := callUpstream(once, "x")
 	if err == nil || call.upstreamAttempts != 1 {
 		t.Errorf("not idempotent after an idle period: err %v, attempts %d; want the stale connection's 502 and no retry", err, call.upstreamAttempts)
