@@ -28,10 +28,11 @@ func healthServer(t *testing.T, name string, healthy *atomic.Bool) (string, *ato
 	return url, probes
 }
 
-// waitUntil polls cond every 10 ms for up to 3 s.
+// waitUntil polls cond every 10 ms for up to 10 s. The bound is generous
+// so that a slow machine does not fail a condition that does hold.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if cond() {
 			return
 		}
