@@ -56,7 +56,7 @@ func TestValidateExamples(t *testing.T) {
 	if len(lines) != len(paths) {
 		t.Fatalf("%d summary lines for %d files:\n%s", len(lines), len(paths), stdout)
 	}
-	want := "../../config/examples/chatqna.toml: valid: 5 services, 4 plugins, 1 flow (5 nodes), 2 routes"
+	want := "../../config/examples/chatqna.toml: valid: 4 services, 4 plugins, 1 flow (4 nodes), 2 routes"
 	if !strings.Contains(stdout, want+"\n") {
 		t.Errorf("stdout lacks %q:\n%s", want, stdout)
 	}
