@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/pprofhandler"
 )
@@ -65,7 +64,12 @@ func (a *Admin) Handle(ctx *fasthttp.RequestCtx) {
 	case "/metrics":
 		ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
 		var buf bytes.Buffer
-		metrics.WritePrometheus(&buf, true)
+		if err := writeMetrics(&buf); err != nil {
+			a.server.log.Error("writing /metrics failed", "error", err)
+			ctx.Error(`{"error":"writing the metrics failed"}`, fasthttp.StatusInternalServerError)
+			ctx.SetContentType("application/json")
+			return
+		}
 		ctx.SetBody(buf.Bytes())
 	case "/healthz":
 		ctx.SetContentType("application/json")

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -339,6 +340,29 @@ func TestMetricsExpositionHasEveryFamily(t *testing.T) {
 	}
 	if f := fams["megaservice_request_latency"]; f != nil && f.GetType() != dto.MetricType_HISTOGRAM {
 		t.Errorf("megaservice_request_latency has type %v, want a Prometheus histogram", f.GetType())
+	}
+
+	// Each of megaflow's families has help text and is in docs/metrics.md,
+	// and so is each family with help text of its own.
+	doc, err := os.ReadFile("../docs/metrics.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, f := range fams {
+		if !strings.HasPrefix(name, "megaflow_") && !strings.HasPrefix(name, "megaservice_") {
+			continue
+		}
+		if f.GetHelp() == "" {
+			t.Errorf("family %s has no help text; add it to metricHelp", name)
+		}
+		if !strings.Contains(string(doc), "| `"+name+"` |") {
+			t.Errorf("family %s is not described in docs/metrics.md", name)
+		}
+	}
+	for name := range metricHelp {
+		if !strings.Contains(string(doc), "| `"+name+"` |") {
+			t.Errorf("family %s of metricHelp is not described in docs/metrics.md", name)
+		}
 	}
 }
 
