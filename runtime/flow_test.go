@@ -392,6 +392,47 @@ func TestRequiredFailureCancelsSiblings(t *testing.T) {
 	}
 }
 
+func TestFailingBranchAnswersBeforeSlowSibling(t *testing.T) {
+	// The slow service answers only when the test ends, so a flow that
+	// waited for it would hit the one-minute timeouts.
+	// It is released before the servers' cleanups, which wait for it.
+	release := make(chan struct{})
+	defer close(release)
+	slow := func(ctx *fasthttp.RequestCtx) {
+		<-release
+		EchoHandler(ctx)
+	}
+	fail := func(ctx *fasthttp.RequestCtx) { ctx.SetStatusCode(500) }
+	// Either branch may be the one run on the request's goroutine, so
+	// both orders are checked.
+	longTimeout := func(s *MicroService) { s.Timeout = time.Minute }
+	for _, order := range [][2]string{{"slow", "failing"}, {"failing", "slow"}} {
+		handlers := map[string]fasthttp.RequestHandler{"slow": slow, "failing": fail}
+		spec := FlowSpec{Name: "fan-out", Output: "join"}
+		for _, name := range order {
+			svc, up := remote(t, name, startServer(t, handlers[name]), longTimeout)
+			spec.Nodes = append(spec.Nodes, NodeSpec{Service: svc, Exec: up})
+		}
+		svc, up := remote(t, "join", startServer(t, EchoHandler))
+		spec.Nodes = append(spec.Nodes, NodeSpec{Service: svc, Exec: up, After: []string{"slow", "failing"}})
+		p, err := CompilePlan(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap, _ := NewSnapshot(ServerSettings{RequestTimeout: time.Minute}, []Route{{Path: "/x", Plan: p}}, nil)
+		base := startMegaflow(t, snap)
+		start := time.Now()
+		resp, out := post(t, base+"/x", "application/json", []byte(`{}`))
+		if resp.StatusCode != 502 || decodeError(t, out).Service != "failing" {
+			t.Errorf("order %v: status %d %s, want 502 from failing", order, resp.StatusCode, out)
+		}
+		// Far below the request timeout: the failure ended the request.
+		if took := time.Since(start); took > 10*time.Second {
+			t.Errorf("order %v: the failure was answered after %v", order, took)
+		}
+	}
+}
+
 func TestFlowDeadlineAnswers504(t *testing.T) {
 	slow := func(ctx *fasthttp.RequestCtx) { time.Sleep(3 * time.Second) }
 	p := httpFlow(t, "", flowNode{name: "slow", handler: slow})

@@ -80,6 +80,9 @@ type Plan struct {
 	nodes  []planNode
 	starts []int32
 	output int32
+	// sequential is true when the plan has one start node and no node has
+	// several successors, so no two nodes ever run at the same time.
+	sequential bool
 	// topo lists node indexes in a topological order.
 	topo []int32
 	// ancestorsOfOutput[i] is true when node i is the output node or one of
@@ -252,6 +255,13 @@ func CompilePlan(spec FlowSpec) (*Plan, error) {
 		}
 		if len(n.preds) == 0 && n.Name != "" {
 			p.starts = append(p.starts, int32(i))
+		}
+	}
+
+	p.sequential = len(p.starts) == 1
+	for i := range p.nodes {
+		if len(p.nodes[i].succs) > 1 {
+			p.sequential = false
 		}
 	}
 

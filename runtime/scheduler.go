@@ -172,7 +172,7 @@ type runInput struct {
 func (p *Plan) startRun(parent context.Context, in *runInput) *runState {
 	rs := p.pool.get()
 	rs.prepare(parent, in)
-	rs.runReady(p.starts, 0)
+	rs.runReady(p.starts, 0, true)
 	<-rs.wake
 	return rs
 }
@@ -355,7 +355,7 @@ func (rs *runState) Value(key any) any {
 // ready, as runReady decides.
 func (rs *runState) execFrom(i int32) {
 	ready, now := rs.step(i, time.Since(rs.start))
-	rs.runReady(ready, now)
+	rs.runReady(ready, now, false)
 }
 
 // maxInlineDepth bounds the nodes queued on one goroutine's stack; past it
@@ -363,43 +363,45 @@ func (rs *runState) execFrom(i int32) {
 const maxInlineDepth = 16
 
 // runReady runs ready nodes. Inline nodes (short executors, and nodes that
-// will be skipped) run on this goroutine. Of the possibly blocking ones,
-// the first stays here and the others go to workers at once, so that
-// independent service calls overlap. now is the offset from the request's
-// start at which the caller finished its last node. It is reused as the
-// next node's start time because each clock read costs tens of
-// nanoseconds (47 ns measured on this project's 2-vCPU test machine).
-func (rs *runState) runReady(ready []int32, now time.Duration) {
+// will be skipped) run on this goroutine. A goroutine keeps at most one
+// possibly blocking node at a time and hands the others to workers at
+// once, so that independent service calls overlap. The request's own
+// goroutine (onRequest) keeps one only in a sequential plan. In any other
+// plan a sibling may fail while that call is still waiting for its service,
+// and the request's goroutine must be free to respond at once. now is the
+// offset from the request's start at which the caller finished its last
+// node. It is reused as the next node's start time because each clock
+// read costs tens of nanoseconds (47 ns measured on this project's 2-vCPU
+// test machine).
+func (rs *runState) runReady(ready []int32, now time.Duration, onRequest bool) {
 	var stack [maxInlineDepth]int32
 	top := 0
+	mayKeep := !onRequest || rs.plan.sequential
+	keptBlocking := int32(-1) // the possibly blocking node on the stack
 	push := func(ready []int32) {
-		keptBlocking := int32(-1)
 		for _, s := range ready {
 			switch {
 			case top < len(stack)-1 && rs.runsInline(s):
 				stack[top] = s
 				top++
-			case keptBlocking < 0:
+			case mayKeep && keptBlocking < 0 && top < len(stack):
+				// Below the inline nodes, so that those run first: they
+				// are short, and may make more service calls ready.
+				copy(stack[1:top+1], stack[:top])
+				stack[0] = s
+				top++
 				keptBlocking = s
 			default:
 				dispatch(rs, s)
-			}
-		}
-		if keptBlocking >= 0 {
-			// Below the inline nodes, so that those run first: they are
-			// short, and may make more service calls ready.
-			if top < len(stack) {
-				copy(stack[1:top+1], stack[:top])
-				stack[0] = keptBlocking
-				top++
-			} else {
-				dispatch(rs, keptBlocking)
 			}
 		}
 	}
 	push(ready)
 	for top > 0 {
 		top--
+		if stack[top] == keptBlocking {
+			keptBlocking = -1
+		}
 		ready, now = rs.step(stack[top], now)
 		push(ready)
 	}
