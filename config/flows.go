@@ -80,7 +80,12 @@ func (v *validator) flowNodes(flow string, fl Flow) map[string]int {
 			if n.Name != "" {
 				key = "name"
 			}
-			v.add(nodePath(flow, i, key), "%s: the node name %q is reserved for the client's %s in after; set name = \"...\" to another name", owner, name, desc)
+			fix := `set name = "..." to another name`
+			if fl.Chain != "" {
+				// A chain names each node after its service.
+				fix = fmt.Sprintf("rename [services.%s]", name)
+			}
+			v.add(nodePath(flow, i, key), "%s: the node name %q is reserved for the client's %s in after; %s", owner, name, desc, fix)
 			continue
 		}
 		if first, dup := index[name]; dup {

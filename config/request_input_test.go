@@ -59,3 +59,26 @@ func TestReservedNodeNamesAreRejected(t *testing.T) {
 		}
 	}
 }
+
+func TestChainNodeNamedParamsAsksForRename(t *testing.T) {
+	dir := t.TempDir()
+	src := `
+[services.params]
+url = "http://127.0.0.1:7000/x"
+
+[services.b]
+url = "http://127.0.0.1:7001/x"
+
+[flows.pf]
+chain = "params >> b"
+
+[[routes]]
+path = "/x"
+flow = "pf"
+`
+	_, err := Parse(filepath.Join(dir, "c.toml"), dir, []byte(src))
+	want := `c.toml:9:1: flow "pf" node "params": the node name "params" is reserved for the client's request parameters in after; rename [services.params]`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("chain node named params: %v", err)
+	}
+}

@@ -422,9 +422,13 @@ func TestFailingBranchAnswersBeforeSlowSibling(t *testing.T) {
 		snap, _ := NewSnapshot(ServerSettings{RequestTimeout: time.Minute}, []Route{{Path: "/x", Plan: p}}, nil)
 		base := startMegaflow(t, snap)
 		start := time.Now()
-		resp, out := post(t, base+"/x", "application/json", []byte(`{}`))
+		resp, out := post(t, base+"/x", "application/json", []byte(`{}`), "X-Megaflow-Debug", "graph")
 		if resp.StatusCode != 502 || decodeError(t, out).Service != "failing" {
 			t.Errorf("order %v: status %d %s, want 502 from failing", order, resp.StatusCode, out)
+		}
+		// The graph names the failed node although the slow one still runs.
+		if g := resp.Header.Get("X-Megaflow-Graph"); !strings.Contains(g, `{"name":"failing","state":"failed","start_us":`) {
+			t.Errorf("order %v: graph does not show the failure: %s", order, g)
 		}
 		// Far below the request timeout: the failure ended the request.
 		if took := time.Since(start); took > 10*time.Second {

@@ -93,7 +93,8 @@ func (rs *runState) graph() *Graph {
 // appendGraphJSON appends the run's graph as compact JSON:
 // {"flow":F,"output":N,"nodes":[{"name":N,"state":S,"start_us":T,"duration_us":D,"error":E},...]}.
 // Nodes still running when the request ended are reported as "pending"
-// without timings, because their fields are not safe to read yet.
+// without timings, because their fields are not safe to read yet. The
+// node whose failure ended the run early is the exception.
 func (rs *runState) appendGraphJSON(dst []byte, complete bool) []byte {
 	p := rs.plan
 	dst = append(dst, `{"flow":`...)
@@ -105,14 +106,19 @@ func (rs *runState) appendGraphJSON(dst []byte, complete bool) []byte {
 		}
 	}
 	dst = append(dst, `,"nodes":[`...)
+	// The node whose failure ended the run wrote its outcome before it
+	// recorded itself in failedNode, so its fields are safe to read even
+	// while siblings still run.
+	failed := rs.failure()
 	for i := range p.nodes {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"name":`...)
 		dst = appendJSONStringS(dst, p.nodes[i].Name)
+		known := complete || int32(i) == failed
 		state := NodePending
-		if complete {
+		if known {
 			state = rs.state[i]
 		}
 		dst = append(dst, `,"state":"`...)
@@ -124,12 +130,12 @@ func (rs *runState) appendGraphJSON(dst []byte, complete bool) []byte {
 			dst = append(dst, `,"duration_us":`...)
 			dst = strconv.AppendInt(dst, rs.dur[i].Microseconds(), 10)
 		}
-		if complete && rs.calls[i].upstreamAttempts > 1 {
+		if known && rs.calls[i].upstreamAttempts > 1 {
 			// Retries, without the replica's address, which stays in the logs.
 			dst = append(dst, `,"attempts":`...)
 			dst = strconv.AppendInt(dst, int64(rs.calls[i].upstreamAttempts), 10)
 		}
-		if complete && rs.errs[i] != nil {
+		if known && rs.errs[i] != nil {
 			// Only the client-safe message: the cause may name upstream
 			// addresses, and this header reaches any client.
 			dst = append(dst, `,"error":`...)
