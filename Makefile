@@ -23,6 +23,11 @@ run: build
 ## test: vet and run every test, end-to-end tests included
 test:
 	$(GO) vet ./...
+	@if command -v node >/dev/null && command -v npm >/dev/null; then \
+		echo "node and npm found: the openai npm client test runs, unless npm ci cannot install its package into tests/openai-client"; \
+	else \
+		echo "node or npm not found: the openai npm client test is skipped (make test-openai runs it)"; \
+	fi
 	$(GO) test -count=1 -timeout 20m ./...
 
 ## test-openai: stream the ChatQnA example end to end from the official
