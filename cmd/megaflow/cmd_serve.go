@@ -99,7 +99,7 @@ func runServe(args []string) int {
 		fmt.Fprintf(os.Stderr, "megaflow: cannot listen on %s: %v; pick another address with --listen\n", settings.Listen, err)
 		return 1
 	}
-	reloader := &reloader{opt: opt, srv: srv, log: logger}
+	reloader := &reloader{opt: opt, srv: srv, log: logger, seen: seen}
 
 	adminAddr := cmpOrDefault(opt.adminListen, settings.AdminListen)
 	var admin *runtime.Admin
@@ -133,7 +133,7 @@ func runServe(args []string) int {
 		"services", describeServices(snap.Services()))
 
 	if opt.watch > 0 && opt.configPath != "" {
-		go reloader.watch(ctx, seen)
+		go reloader.watch(ctx)
 	}
 
 	serveErr := make(chan error, 1)
@@ -207,6 +207,8 @@ type reloader struct {
 	srv *runtime.Server
 	log *slog.Logger
 	mu  sync.Mutex
+	// seen is the fingerprint of the file as the last load read it.
+	seen [sha256.Size]byte
 }
 
 // reload swaps in the configuration file when it is valid. When it is not,
@@ -216,6 +218,9 @@ func (r *reloader) reload() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	start := time.Now()
+	// Taken before the load, like the first one, so that a write during
+	// the load is seen as a change by the watcher.
+	r.seen = fingerprint(r.opt.configPath)
 	file, err := config.Load(r.opt.configPath)
 	if err == nil {
 		var snap *runtime.Snapshot
@@ -232,10 +237,12 @@ func (r *reloader) reload() error {
 	return err
 }
 
-// watch reloads the configuration file when its content differs from seen,
-// until ctx is done. It compares content because two writes within one
-// timestamp tick of the file system can leave the same time and size.
-func (r *reloader) watch(ctx context.Context, seen [sha256.Size]byte) {
+// watch reloads the configuration file when its content differs from what
+// the last load read, until ctx is done. It compares content because two
+// writes within one timestamp tick of the file system can leave the same
+// time and size. A reload by SIGHUP or the admin call counts as a load, so
+// the watcher does not repeat it.
+func (r *reloader) watch(ctx context.Context) {
 	tick := time.NewTicker(r.opt.watch)
 	defer tick.Stop()
 	for {
@@ -245,11 +252,12 @@ func (r *reloader) watch(ctx context.Context, seen [sha256.Size]byte) {
 		case <-tick.C:
 		}
 		now := fingerprint(r.opt.configPath)
-		if now == seen || now == ([sha256.Size]byte{}) {
-			continue
+		r.mu.Lock()
+		changed := now != r.seen && now != ([sha256.Size]byte{})
+		r.mu.Unlock()
+		if changed {
+			r.reload() //nolint:errcheck // logged by reload
 		}
-		seen = now
-		r.reload() //nolint:errcheck // logged by reload
 	}
 }
 
