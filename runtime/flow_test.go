@@ -38,6 +38,9 @@ type flowNode struct {
 	handler fasthttp.RequestHandler
 	after   []string
 	mod     func(*NodeSpec)
+	// service changes the service, such as its timeout, before its
+	// upstream client is built.
+	service func(*MicroService)
 }
 
 // httpFlow starts one real HTTP service per node and compiles the flow.
@@ -45,7 +48,11 @@ func httpFlow(t *testing.T, output string, nodes ...flowNode) *Plan {
 	t.Helper()
 	spec := FlowSpec{Name: "test", Output: output}
 	for _, n := range nodes {
-		svc, up := remote(t, n.name, startServer(t, n.handler))
+		var mods []func(*MicroService)
+		if n.service != nil {
+			mods = append(mods, n.service)
+		}
+		svc, up := remote(t, n.name, startServer(t, n.handler), mods...)
 		ns := NodeSpec{Service: svc, Exec: up, After: n.after}
 		if n.mod != nil {
 			n.mod(&ns)
@@ -297,10 +304,12 @@ func TestDebugGraphOfFailedFlow(t *testing.T) {
 	)
 	snap, _ := NewSnapshot(ServerSettings{}, []Route{{Path: "/chat", Plan: p}}, nil)
 	base := startMegaflow(t, snap)
+
 	resp, _ := post(t, base+"/chat", "application/json", []byte(`{}`), "X-Megaflow-Debug", "graph")
 	if resp.StatusCode != 502 {
 		t.Fatalf("status %d, want 502", resp.StatusCode)
 	}
+
 	var g struct {
 		Output *string `json:"output"`
 		Nodes  []struct {
@@ -312,17 +321,24 @@ func TestDebugGraphOfFailedFlow(t *testing.T) {
 	if err := json.Unmarshal([]byte(raw), &g); err != nil {
 		t.Fatalf("X-Megaflow-Graph %q: %v", raw, err)
 	}
+
 	if g.Output != nil {
 		t.Errorf("a failed flow's graph names output %q", *g.Output)
 	}
 	if len(g.Nodes) != 3 {
 		t.Fatalf("graph = %s", raw)
 	}
-	if g.Nodes[1].State != "failed" || g.Nodes[1].Error != "service responded with an error" {
-		t.Errorf("failed node in graph = %+v", g.Nodes[1])
+	if g.Nodes[1].State != "failed" {
+		t.Errorf("failed node has state %q", g.Nodes[1].State)
 	}
-	if g.Nodes[2].State != "skipped" || !strings.HasPrefix(g.Nodes[2].Error, "not run:") {
-		t.Errorf("skipped node in graph = %+v", g.Nodes[2])
+	if g.Nodes[1].Error != "service responded with an error" {
+		t.Errorf("failed node has error %q", g.Nodes[1].Error)
+	}
+	if g.Nodes[2].State != "skipped" {
+		t.Errorf("node after the failure has state %q", g.Nodes[2].State)
+	}
+	if !strings.HasPrefix(g.Nodes[2].Error, "not run:") {
+		t.Errorf("node after the failure has error %q", g.Nodes[2].Error)
 	}
 }
 
@@ -393,7 +409,7 @@ func TestRequiredFailureCancelsSiblings(t *testing.T) {
 }
 
 func TestFailingBranchAnswersBeforeSlowSibling(t *testing.T) {
-	// The slow service answers only when the test ends, so a flow that
+	// The slow service responds only when the test ends, so a flow that
 	// waited for it would hit the one-minute timeouts.
 	// It is released before the servers' cleanups, which wait for it.
 	release := make(chan struct{})
@@ -408,17 +424,11 @@ func TestFailingBranchAnswersBeforeSlowSibling(t *testing.T) {
 	longTimeout := func(s *MicroService) { s.Timeout = time.Minute }
 	for _, order := range [][2]string{{"slow", "failing"}, {"failing", "slow"}} {
 		handlers := map[string]fasthttp.RequestHandler{"slow": slow, "failing": fail}
-		spec := FlowSpec{Name: "fan-out", Output: "join"}
-		for _, name := range order {
-			svc, up := remote(t, name, startServer(t, handlers[name]), longTimeout)
-			spec.Nodes = append(spec.Nodes, NodeSpec{Service: svc, Exec: up})
-		}
-		svc, up := remote(t, "join", startServer(t, EchoHandler))
-		spec.Nodes = append(spec.Nodes, NodeSpec{Service: svc, Exec: up, After: []string{"slow", "failing"}})
-		p, err := CompilePlan(spec)
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := httpFlow(t, "join",
+			flowNode{name: order[0], handler: handlers[order[0]], service: longTimeout},
+			flowNode{name: order[1], handler: handlers[order[1]], service: longTimeout},
+			flowNode{name: "join", handler: EchoHandler, after: []string{"slow", "failing"}},
+		)
 		snap, _ := NewSnapshot(ServerSettings{RequestTimeout: time.Minute}, []Route{{Path: "/x", Plan: p}}, nil)
 		base := startMegaflow(t, snap)
 		start := time.Now()

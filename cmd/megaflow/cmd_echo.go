@@ -37,8 +37,9 @@ func runEcho(args []string) int {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	log.Info("echo microservice serving", "listen", ln.Addr().String())
 	srv := runtime.NewEchoServer(*maxBody)
-	// SIGTERM and SIGINT finish the requests in flight and exit with 0, as
-	// serve does, so a supervisor sees a clean stop.
+	// On SIGTERM or SIGINT the requests in flight finish and the process
+	// exits with status 0, as serve does, which a supervisor reports as a
+	// clean stop.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	serveErr := make(chan error, 1)
