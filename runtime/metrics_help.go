@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"io"
-	"strings"
 
 	"github.com/VictoriaMetrics/metrics"
 )
@@ -28,6 +27,8 @@ var metricHelp = map[string]string{
 	"megaflow_plugin_call_duration_seconds": "Seconds a plugin hook call took, waiting for a free instance included, by plugin, node and hook.",
 }
 
+var helpPrefix = []byte("# HELP ")
+
 // writeMetrics writes every metric in Prometheus text format, with the
 // HELP text of metricHelp in place of the empty HELP lines.
 func writeMetrics(w io.Writer) error {
@@ -37,13 +38,14 @@ func writeMetrics(w io.Writer) error {
 	sc := bufio.NewScanner(&raw)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
-		line := sc.Text()
-		if name, ok := strings.CutPrefix(line, "# HELP "); ok {
-			if help := metricHelp[name]; help != "" {
-				line += " " + help
+		line := sc.Bytes()
+		out.Write(line)
+		if name, ok := bytes.CutPrefix(line, helpPrefix); ok {
+			if help := metricHelp[string(name)]; help != "" {
+				out.WriteByte(' ')
+				out.WriteString(help)
 			}
 		}
-		out.WriteString(line)
 		out.WriteByte('\n')
 	}
 	if err := sc.Err(); err != nil {
