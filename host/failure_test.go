@@ -205,8 +205,11 @@ func TestAcquireWaitsOnContext(t *testing.T) {
 		busy <- p.Request(context.Background(), []byte("@loop"), nil, &out)
 	}()
 	// Wait until the looping call holds the only instance: then a probe
-	// with a short deadline finds no free instance.
-	for i := 0; i < 1000; i++ {
+	// with a short deadline finds no free instance. The bound is time, not
+	// a count of probes, because the looping goroutine may start late on a
+	// busy machine while each probe takes microseconds.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
 		var out host.RequestOutput
 		err := p.Request(ctx, []byte("probe"), nil, &out)
@@ -214,6 +217,10 @@ func TestAcquireWaitsOnContext(t *testing.T) {
 		if e := (*host.Error)(nil); errors.As(err, &e) && e.Kind == host.KindUnavailable {
 			break
 		}
+		if time.Now().After(deadline) {
+			t.Fatal("the looping call never held the instance within 10s")
+		}
+		time.Sleep(time.Millisecond)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
